@@ -1,0 +1,218 @@
+"""Backend-independent ranking: the engines find candidates, this scores them.
+
+The score is in [0, 1] and means the same thing whatever engine found the candidates, so one
+"not found" threshold serves both. It rewards, in order: covering the query's informative words
+(IDF-weighted; an exact-accent match beats a folded one, and a word typed with diacritics that only
+matches folded — "lái" vs "lại" — barely counts), keeping the query's word pairs together in the
+name or the citizen words, matching a whole citizen phrase ("mua xe cũ"), and covering most of the
+procedure's own name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import pairwise
+
+from knowledge_base import text as vn
+from knowledge_base.search.analysis import FIELDS, AnalyzedQuery, IndexDoc
+
+FIELD_WEIGHTS: dict[str, float] = {"name": 1.0, "terms": 0.95, "field": 0.35, "body": 0.3}
+FOLDED_MATCH = 0.85  # citizen typed no diacritics: a folded match is nearly as good
+WRONG_ACCENT_MATCH = 0.2  # citizen typed "lái", the document says "lại"
+EXPANSION_WEIGHT = 0.6  # words added by synonyms count less than the citizen's own
+UNKNOWN_WORD_WEIGHT = 0.8  # a word no procedure contains still lowers confidence a little
+
+W_COVERAGE, W_BIGRAM, W_NAME, W_PHRASE, W_BUILTIN = 0.55, 0.2, 0.12, 0.1, 0.03
+
+
+@dataclass(frozen=True)
+class DocFeatures:
+    code: str
+    exact: dict[str, float]  # normalised word → best field weight it appears in
+    folded: dict[str, float]  # folded word → best field weight it appears in
+    vocabulary: frozenset[str]  # folded words of every field (for document frequencies)
+    bigrams: frozenset[tuple[str, str]]  # folded word pairs of name + citizen words
+    name: str
+    url: str | None
+    name_words: tuple[str, ...]  # folded, unique
+    term_phrases: tuple[tuple[str, ...], ...]
+    builtin: bool
+
+    @classmethod
+    def of(cls, doc: IndexDoc) -> DocFeatures:
+        bigrams: set[tuple[str, str]] = set()
+        for name in ("name", "terms"):
+            for line in doc.folded[name].split("\n"):
+                words = line.split()
+                bigrams.update(pairwise(words))
+        exact: dict[str, float] = {}
+        folded: dict[str, float] = {}
+        for field_name in reversed(FIELDS):  # strongest field last, so it wins
+            weight = FIELD_WEIGHTS[field_name]
+            exact.update(dict.fromkeys(doc.exact[field_name].split(), weight))
+            folded.update(dict.fromkeys(doc.folded[field_name].split(), weight))
+        return cls(
+            code=doc.code,
+            exact=exact,
+            folded=folded,
+            vocabulary=frozenset(folded),
+            bigrams=frozenset(bigrams),
+            name=doc.name,
+            url=doc.url,
+            name_words=tuple(dict.fromkeys(vn.fold(doc.name).split())),
+            term_phrases=doc.term_phrases,
+            builtin=doc.builtin,
+        )
+
+
+class Ranker:
+    """Holds per-document features and corpus statistics; scores candidates for a query."""
+
+    def __init__(self, docs: Iterable[IndexDoc] = ()) -> None:
+        self._features: dict[str, DocFeatures] = {}
+        self._df: Counter[str] = Counter()
+        self._idf: dict[str, float] = {}
+        for doc in docs:
+            self.add(doc)
+
+    def add(self, doc: IndexDoc) -> None:
+        old = self._features.get(doc.code)
+        if old is not None:
+            self._df.subtract(_vocabulary(old))
+        features = DocFeatures.of(doc)
+        self._features[doc.code] = features
+        self._df.update(_vocabulary(features))
+        self._idf.clear()
+
+    def remove(self, code: str) -> None:
+        old = self._features.pop(code, None)
+        if old is not None:
+            self._df.subtract(_vocabulary(old))
+            self._idf.clear()
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._features
+
+    def display(self, code: str) -> tuple[str, str | None]:
+        doc = self._features[code]
+        return doc.name, doc.url
+
+    def document_frequency(self, folded_word: str) -> float:
+        """Share of procedures containing the word (0..1)."""
+        return self._df.get(folded_word, 0) / max(len(self._features), 1)
+
+    def idf(self, folded_word: str) -> float:
+        cached = self._idf.get(folded_word)
+        if cached is not None:
+            return cached
+        n = max(len(self._features), 1)
+        df = self._df.get(folded_word, 0)
+        value = UNKNOWN_WORD_WEIGHT if df <= 0 else math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        self._idf[folded_word] = value
+        return value
+
+    def score(self, query: AnalyzedQuery, code: str) -> float:
+        return self.rank(query, [code])[0][1]
+
+    def rank(self, query: AnalyzedQuery, codes: Iterable[str]) -> list[tuple[str, float]]:
+        plan = self._plan(query)
+        scored = []
+        for code in dict.fromkeys(codes):
+            doc = self._features.get(code)
+            scored.append((code, self._score(plan, doc) if doc is not None and plan.words else 0.0))
+        scored.sort(key=lambda item: (-item[1], item[0]))
+        return scored
+
+    def _plan(self, query: AnalyzedQuery) -> _QueryPlan:
+        words = [
+            (word, vn.fold(word), factor)
+            for word, factor in [
+                *((w, 1.0) for w in query.words),
+                *((w, EXPANSION_WEIGHT) for w in query.expansions),
+            ]
+        ]
+        weights = [self.idf(folded) * factor for _, folded, factor in words]
+        typed = [vn.fold(w) for w in query.words]
+        pairs = list(pairwise(typed))
+        return _QueryPlan(
+            words=[(w, f, wt) for (w, f, _), wt in zip(words, weights)],
+            total=sum(weights),
+            pairs=[(p, min(self.idf(p[0]), self.idf(p[1]))) for p in pairs],
+            present=frozenset(query.folded_words),
+            sequence=vn.fold(vn.expand_abbreviations(query.original)).split(),
+        )
+
+    def _score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
+        return (
+            W_COVERAGE * self._coverage(plan, doc)
+            + W_BIGRAM * self._bigram_score(plan, doc)
+            + W_NAME * self._name_coverage(plan, doc)
+            + W_PHRASE * self._phrase_score(plan, doc)
+            + (W_BUILTIN if doc.builtin else 0.0)
+        )
+
+    # --- components ---------------------------------------------------------------------------
+    def _coverage(self, plan: _QueryPlan, doc: DocFeatures) -> float:
+        if not plan.total:
+            return 0.0
+        matched = sum(weight * _word_match(word, folded, doc) for word, folded, weight in plan.words)
+        return matched / plan.total
+
+    def _bigram_score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
+        if not plan.pairs:
+            word, folded, _ = plan.words[0]
+            return _word_match(word, folded, doc)
+        total = sum(weight for _, weight in plan.pairs)
+        hit = sum(weight for pair, weight in plan.pairs if pair in doc.bigrams)
+        return hit / total if total else 0.0
+
+    def _name_coverage(self, plan: _QueryPlan, doc: DocFeatures) -> float:
+        total = hit = 0.0
+        for word in doc.name_words:
+            weight = self.idf(word)
+            total += weight
+            if word in plan.present:
+                hit += weight
+        return hit / total if total else 0.0
+
+    def _phrase_score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
+        best = 0
+        for phrase in doc.term_phrases:
+            if len(phrase) > best and _contains(plan.sequence, phrase):
+                best = len(phrase)
+        return min(best / 3.0, 1.0)
+
+
+@dataclass(frozen=True)
+class _QueryPlan:
+    words: list[tuple[str, str, float]]  # (as typed, folded, weight)
+    total: float
+    pairs: list[tuple[tuple[str, str], float]]
+    present: frozenset[str]
+    sequence: list[str]
+
+
+def _vocabulary(doc: DocFeatures) -> frozenset[str]:
+    return doc.vocabulary
+
+
+def _word_match(word: str, folded: str, doc: DocFeatures) -> float:
+    exact = doc.exact.get(word, 0.0)
+    if word != folded:  # typed with diacritics: a folded-only match is probably another word
+        return max(exact, doc.folded.get(folded, 0.0) * WRONG_ACCENT_MATCH)
+    return max(exact, doc.folded.get(folded, 0.0) * FOLDED_MATCH)
+
+
+def _contains(sequence: list[str], phrase: tuple[str, ...]) -> bool:
+    size = len(phrase)
+    first = phrase[0]
+    for i, word in enumerate(sequence[: len(sequence) - size + 1]):
+        if word == first and tuple(sequence[i : i + size]) == phrase:
+            return True
+    return False

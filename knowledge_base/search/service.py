@@ -1,0 +1,96 @@
+"""The search service every caller uses: analyse → engine candidates → shared ranking."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import replace
+
+from knowledge_base import text as vn
+from knowledge_base.model import Procedure
+from knowledge_base.search.analysis import AnalyzedQuery, analyze_procedure, analyze_query
+from knowledge_base.search.base import SearchBackend, SearchHit
+from knowledge_base.search.ranking import Ranker
+
+MAX_QUERY_CHARS = 10_000
+CANDIDATES = 60
+COMMON_WORD_SHARE = 0.2
+
+
+class EmptyQueryError(ValueError):
+    """The query has no searchable word (empty, only punctuation or only filler)."""
+
+
+class Searcher:
+    def __init__(self, backend: SearchBackend, *, not_found_threshold: float = 0.35) -> None:
+        self.backend = backend
+        self.not_found_threshold = not_found_threshold
+        self._ranker: Ranker | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def ranker(self) -> Ranker:
+        with self._lock:
+            if self._ranker is None:
+                self._ranker = Ranker(self.backend.all_docs())
+            return self._ranker
+
+    # --- indexing -----------------------------------------------------------------------------
+    def rebuild(self, procedures: Iterable[Procedure]) -> int:
+        docs = [analyze_procedure(p) for p in procedures]
+        count = self.backend.rebuild(docs)
+        with self._lock:
+            self._ranker = Ranker(docs)
+        return count
+
+    def upsert(self, procedures: Iterable[Procedure]) -> int:
+        docs = [analyze_procedure(p) for p in procedures]
+        count = self.backend.upsert(docs)
+        ranker = self.ranker
+        for doc in docs:
+            ranker.add(doc)
+        return count
+
+    # --- searching ----------------------------------------------------------------------------
+    def search(self, query: str, top: int = 5) -> list[SearchHit]:
+        """Best procedures for a citizen's words, best first, each with a comparable score.
+
+        Raises EmptyQueryError when nothing searchable is left; never raises on odd input."""
+        if not query or not query.strip():
+            raise EmptyQueryError("empty query")
+        analyzed = analyze_query(query[:MAX_QUERY_CHARS])
+        if analyzed.is_empty:
+            raise EmptyQueryError("no searchable words")
+        top = max(1, min(int(top), 50))
+        ranker = self.ranker
+        codes = self.backend.candidates(self._recall_query(analyzed, ranker), CANDIDATES)
+        ranked = ranker.rank(analyzed, codes)[:top]
+        names = {code: doc for code, doc in ((c, self._doc(c)) for c, _ in ranked)}
+        return [
+            SearchHit(code=code, name=names[code][0], score=round(score, 4), url=names[code][1])
+            for code, score in ranked
+        ]
+
+    @staticmethod
+    def _recall_query(query: AnalyzedQuery, ranker: Ranker) -> AnalyzedQuery:
+        """The words worth asking the engine for: very common ones ("đăng", "ký", "cấp") match most of
+        the catalogue and only slow the engine down; ranking still sees every word."""
+        def keep(word: str) -> bool:
+            return ranker.document_frequency(vn.fold(word)) <= COMMON_WORD_SHARE
+
+        folded = tuple(w for w in query.folded_words if keep(w))
+        if not folded:  # only common words: ask for the rarest few
+            folded = tuple(sorted(query.folded_words, key=lambda w: ranker.document_frequency(w))[:3])
+        keep_folded = set(folded)
+        return replace(
+            query,
+            words=tuple(w for w in query.words if vn.fold(w) in keep_folded),
+            expansions=tuple(w for w in query.expansions if vn.fold(w) in keep_folded),
+            folded_words=folded,
+        )
+
+    def is_confident(self, hit: SearchHit) -> bool:
+        return hit.score >= self.not_found_threshold
+
+    def _doc(self, code: str) -> tuple[str, str | None]:
+        return self.ranker.display(code)

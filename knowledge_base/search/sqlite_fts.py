@@ -1,0 +1,121 @@
+"""Embedded search backend: SQLite FTS5 in one file under the data directory."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from knowledge_base.search.analysis import FIELDS, AnalyzedQuery, IndexDoc
+
+_COLUMNS = [c for f in FIELDS for c in (f, f"{f}_f")]
+# bm25() weights, in column order: code (unindexed), then name, name_f, terms, terms_f, ...
+_WEIGHTS = {"name": 10.0, "terms": 7.0, "field": 2.0, "body": 1.0}
+
+
+def _bm25_weights() -> str:
+    weights = ["0.0"]
+    for field in FIELDS:
+        weights += [str(_WEIGHTS[field] * 1.2), str(_WEIGHTS[field])]
+    return ", ".join(weights)
+
+
+def _quote(word: str) -> str:
+    return '"' + word.replace('"', "") + '"'
+
+
+def fts_expression(query: AnalyzedQuery) -> str | None:
+    """An FTS5 MATCH expression built only from analysed \\w+ tokens, each quoted: user text can never
+    inject FTS syntax (AND, NEAR, *, :, quotes) and nothing reaches SQL except as a bound parameter."""
+    # Candidates come from the folded columns only (recall); accents matter in the shared ranking.
+    folded = [_quote(w) for w in query.folded_words if w]
+    if not folded:
+        return None
+    folded_cols = " ".join(f"{f}_f" for f in FIELDS)
+    return f"{{{folded_cols}}} : ({' OR '.join(folded)})"
+
+
+class SqliteFtsBackend:
+    name = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._create()
+
+    def _create(self) -> None:
+        cols = ", ".join(_COLUMNS)
+        with self._lock, self._conn:
+            self._conn.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS procedures_fts USING fts5("
+                f"code UNINDEXED, {cols}, tokenize = 'unicode61 remove_diacritics 0')"
+            )
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS procedure_docs (code TEXT PRIMARY KEY, doc TEXT NOT NULL)"
+            )
+
+    def rebuild(self, docs: Iterable[IndexDoc]) -> int:
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM procedures_fts")
+            self._conn.execute("DELETE FROM procedure_docs")
+            count = self._insert(docs)
+            self._conn.execute("INSERT INTO procedures_fts(procedures_fts) VALUES ('optimize')")
+        return count
+
+    def upsert(self, docs: Iterable[IndexDoc]) -> int:
+        docs = list(docs)
+        with self._lock, self._conn:
+            codes = [(d.code,) for d in docs]
+            self._conn.executemany("DELETE FROM procedures_fts WHERE code = ?", codes)
+            self._conn.executemany("DELETE FROM procedure_docs WHERE code = ?", codes)
+            return self._insert(docs)
+
+    def _insert(self, docs: Iterable[IndexDoc]) -> int:
+        placeholders = ", ".join("?" for _ in range(len(_COLUMNS) + 1))
+        count = 0
+        for doc in docs:
+            fields = doc.fields()
+            self._conn.execute(
+                f"INSERT INTO procedures_fts (code, {', '.join(_COLUMNS)}) VALUES ({placeholders})",
+                [doc.code, *(fields[c] for c in _COLUMNS)],
+            )
+            payload = json.dumps(doc.to_dict(), ensure_ascii=False)
+            self._conn.execute("INSERT INTO procedure_docs (code, doc) VALUES (?, ?)", (doc.code, payload))
+            count += 1
+        return count
+
+    def candidates(self, query: AnalyzedQuery, limit: int) -> list[str]:
+        expression = fts_expression(query)
+        if expression is None:
+            return []
+        sql = (
+            f"SELECT code FROM procedures_fts WHERE procedures_fts MATCH ? "
+            f"ORDER BY bm25(procedures_fts, {_bm25_weights()}) LIMIT ?"
+        )
+        with self._lock:
+            try:
+                rows = self._conn.execute(sql, (expression, limit)).fetchall()
+            except sqlite3.OperationalError:
+                return []
+        return [row[0] for row in rows]
+
+    def all_docs(self) -> Iterator[IndexDoc]:
+        with self._lock:
+            rows = self._conn.execute("SELECT doc FROM procedure_docs ORDER BY code").fetchall()
+        for (raw,) in rows:
+            yield IndexDoc.from_dict(json.loads(raw))
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM procedure_docs").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
