@@ -28,7 +28,7 @@ $(VENV_RASA)/.installed: requirements-rasa.txt
 	touch $@
 
 run: setup
-	$(VENV)/bin/uvicorn motcua.app:create_app --factory --host 127.0.0.1 --port 8000
+	bash scripts/run.sh
 
 lint: setup-app
 	$(VENV)/bin/ruff check .
@@ -38,7 +38,7 @@ test: setup
 	$(VENV)/bin/python -m pytest -q
 
 bench: setup
-	$(VENV)/bin/python -m benchmarks.run
+	$(VENV)/bin/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV_RASA)

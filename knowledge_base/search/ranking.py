@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 
 from knowledge_base import text as vn
@@ -25,7 +26,26 @@ WRONG_ACCENT_MATCH = 0.2  # citizen typed "lái", the document says "lại"
 EXPANSION_WEIGHT = 0.6  # words added by synonyms count less than the citizen's own
 UNKNOWN_WORD_WEIGHT = 0.8  # a word no procedure contains still lowers confidence a little
 
-W_COVERAGE, W_BIGRAM, W_NAME, W_PHRASE, W_BUILTIN = 0.55, 0.2, 0.12, 0.1, 0.03
+W_COVERAGE, W_BIGRAM, W_NAME, W_PHRASE, W_ACTION, W_BUILTIN = 0.55, 0.2, 0.12, 0.1, 0.08, 0.03
+
+# What a procedure does to its object, as its name starts ("Cấp lại …", "Đổi …"). Siblings differ
+# only by it, so the citizen's action ("bị mất" → cấp lại, "đổi") decides between them. A query with
+# no action asks about the plain procedure (cấp / đăng ký).
+ACTIONS: dict[str, str] = {
+    "cấp lại": "reissue", "làm lại": "reissue", "xin lại": "reissue", "bị mất": "reissue",
+    "đánh mất": "reissue", "làm mất": "reissue", "mất giấy": "reissue", "mất thẻ": "reissue",
+    "mất sổ": "reissue", "mất bằng": "reissue", "mất cccd": "reissue", "mất căn cước": "reissue",
+    "mất hộ chiếu": "reissue", "mất ví": "reissue", "hỏng": "reissue", "rách": "reissue",
+    "cấp đổi": "exchange", "đổi": "exchange", "đổi lại": "exchange", "hết hạn": "exchange",
+    "gia hạn": "extend", "thu hồi": "revoke", "xóa đăng ký": "deregister", "xóa": "deregister",
+    "chấm dứt": "terminate", "giải thể": "terminate", "tạm ngừng": "suspend",
+    "tạm dừng": "suspend", "điều chỉnh": "amend", "thay đổi": "amend", "bổ sung": "amend",
+    "cải chính": "amend", "đính chính": "amend", "đăng ký lại": "reregister", "sang tên": "transfer",
+    "chuyển nhượng": "transfer", "chuyển đổi": "convert", "tách": "split", "hợp nhất": "merge",
+    "xác nhận": "confirm", "trình báo": "report", "khôi phục": "restore", "hủy": "cancel",
+}
+_BASE_ACTIONS = frozenset({"issue", "register", ""})
+_DOC_ACTIONS: dict[str, str] = {**ACTIONS, "cấp": "issue", "đăng ký": "register", "thủ tục đăng ký": "register"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,7 @@ class DocFeatures:
     name: str
     url: str | None
     name_words: tuple[str, ...]  # folded, unique
+    action: str  # what the name says the procedure does ("" when it says nothing recognisable)
     term_phrases: tuple[tuple[str, ...], ...]
     builtin: bool
 
@@ -63,6 +84,7 @@ class DocFeatures:
             name=doc.name,
             url=doc.url,
             name_words=tuple(dict.fromkeys(vn.fold(doc.name).split())),
+            action=name_action(doc.name),
             term_phrases=doc.term_phrases,
             builtin=doc.builtin,
         )
@@ -146,6 +168,7 @@ class Ranker:
             pairs=[(p, min(self.idf(p[0]), self.idf(p[1]))) for p in pairs],
             present=frozenset(query.folded_words),
             sequence=vn.fold(vn.expand_abbreviations(query.original)).split(),
+            actions=query_actions(query.original),
         )
 
     def _score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
@@ -154,6 +177,7 @@ class Ranker:
             + W_BIGRAM * self._bigram_score(plan, doc)
             + W_NAME * self._name_coverage(plan, doc)
             + W_PHRASE * self._phrase_score(plan, doc)
+            + W_ACTION * _action_score(plan.actions, doc.action)
             + (W_BUILTIN if doc.builtin else 0.0)
         )
 
@@ -196,6 +220,40 @@ class _QueryPlan:
     pairs: list[tuple[tuple[str, str], float]]
     present: frozenset[str]
     sequence: list[str]
+    actions: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def _action_matchers() -> tuple[vn.PhraseMatcher, vn.PhraseMatcher]:
+    return vn.PhraseMatcher(ACTIONS), vn.PhraseMatcher(_DOC_ACTIONS)
+
+
+def query_actions(query: str) -> frozenset[str]:
+    matcher = _action_matchers()[0]
+    words = vn.syllables(vn.expand_abbreviations(query))
+    found: set[str] = set()
+    for i in range(len(words)):
+        hit = matcher.match_at(words, i)
+        if hit:
+            found.add(hit[1])
+    return frozenset(found)
+
+
+def name_action(name: str) -> str:
+    """The action a procedure name starts with (within its first words), e.g. "Cấp lại …" → reissue."""
+    matcher = _action_matchers()[1]
+    words = vn.syllables(name)[:4]
+    for i in range(len(words)):
+        hit = matcher.match_at(words, i)
+        if hit:
+            return hit[1]
+    return ""
+
+
+def _action_score(query_actions: frozenset[str], doc_action: str) -> float:
+    if not query_actions:
+        return 1.0 if doc_action in _BASE_ACTIONS else 0.0
+    return 1.0 if doc_action in query_actions else 0.0
 
 
 def _vocabulary(doc: DocFeatures) -> frozenset[str]:

@@ -1,0 +1,28 @@
+"""`make bench`: every benchmark part in turn (search, NLU, …); each prints a JSON line and a table."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+PARTS = ("benchmarks.search", "benchmarks.nlu", "benchmarks.gateway")
+
+
+def main() -> int:
+    status = 0
+    for name in PARTS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name:
+                print(f"# {name}: not present yet, skipped")
+                continue
+            raise
+        print(f"\n## {name}")
+        sys.stdout.flush()
+        status |= int(module.main([]) or 0)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Starts the whole assistant on embedded defaults: action server :5055, Rasa :5005, gateway + API :8000.
+# Called by `make run` after `make setup`. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export MOTCUA_DATA_DIR="${MOTCUA_DATA_DIR:-$PWD/data}"
+mkdir -p "$MOTCUA_DATA_DIR" models
+
+# The catalogue (built-in procedures) and its index are created on first use; demo data if present.
+.venv/bin/python -c "from knowledge_base.catalogue import Catalogue; c = Catalogue.from_settings(); print(f'Catalogue: {c.store.count()} procedures')"
+if .venv/bin/python -c "import core.demo" 2>/dev/null; then .venv/bin/python -m core.demo; fi
+
+# A trained model: train when none exists or the training data changed since.
+stamp=$(cat config.yml domain.yml $(find nlu_data -name '*.yml' | sort) 2>/dev/null | sha1sum | cut -c1-12)
+model="models/motcua-$stamp.tar.gz"
+if [ -f config.yml ] && [ ! -f "$model" ]; then
+  echo "Training the Rasa model (first run or changed data)…"
+  .venv-rasa/bin/rasa train --fixed-model-name "motcua-$stamp" --out models
+fi
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+if [ -d actions ] && [ -f domain.yml ]; then
+  .venv/bin/python -m rasa_sdk --actions actions --port 5055 &
+  pids+=($!)
+fi
+if [ -f "$model" ]; then
+  .venv-rasa/bin/rasa run --enable-api --port 5005 --model "$model" --endpoints endpoints.yml \
+    --credentials credentials.yml &
+  pids+=($!)
+fi
+echo "Channels: web widget on; Zalo $( [ -n "${ZALO_OA_SECRET_KEY:-}" ] && echo on || echo off ); Telegram $( [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && echo on || echo off )"
+.venv/bin/uvicorn motcua.app:create_app --factory --host 127.0.0.1 --port 8000 &
+pids+=($!)
+wait -n "${pids[@]}"
