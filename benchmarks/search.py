@@ -119,7 +119,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def summarise(report: Report, threshold: float | None) -> dict[str, Any]:
@@ -169,14 +169,14 @@ def elasticsearch_url() -> Iterator[str | None]:
     try:
         sys.path.insert(0, str(REPO))
         from tests.es_server import running_elasticsearch  # type: ignore[attr-defined]
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         print(f"# Elasticsearch: no server helper ({error}); skipped", file=sys.stderr)
         yield None
         return
     try:
         with running_elasticsearch() as url:
             yield url
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         print(f"# Elasticsearch: could not start ({error}); skipped", file=sys.stderr)
         yield None
 
@@ -222,7 +222,8 @@ def run(backends: list[str]) -> dict[str, Any]:
         if "elasticsearch" in backends:
             with elasticsearch_url() as url:
                 if url is None:
-                    result["elasticsearch"] = {"skipped": "no Elasticsearch (set ELASTICSEARCH_URL or install mvn+Java 17)"}
+                    reason = "no Elasticsearch (set ELASTICSEARCH_URL or install mvn + Java 17)"
+                    result["elasticsearch"] = {"skipped": reason}
                 else:
                     settings = _settings(Path(tmp), "elasticsearch", url)
                     es_searcher = Searcher(make_backend(settings), not_found_threshold=threshold)
