@@ -24,7 +24,7 @@ def _settings(tmp_path: Path) -> Settings:
         elasticsearch_url="",
         elasticsearch_index="unused",
         rasa_url="http://127.0.0.1:5005",
-        not_found_threshold=0.35,
+        not_found_threshold=0.26,
     )
 
 

@@ -69,7 +69,7 @@ def analyze_procedure(procedure: Procedure) -> IndexDoc:
     folded: dict[str, str] = {}
     for name, value in raw.items():
         # Synonyms are added only for the short fields: they describe what the procedure *is*.
-        normalised = " ".join(vn.syllables(value))
+        normalised = " ".join(_words(value))
         if name in ("name", "terms"):
             normalised = vn.expand_synonyms(normalised)
         exact[name] = normalised
@@ -107,12 +107,17 @@ class AnalyzedQuery:
         return not self.all_words
 
 
+def _words(text: str) -> list[str]:
+    """Normalised words; numbers lose leading zeros so "09 số" and "9 số" agree."""
+    return [w.lstrip("0") or "0" if w.isdigit() else w for w in vn.syllables(text)]
+
+
 @lru_cache(maxsize=4096)
 def analyze_query(query: str) -> AnalyzedQuery:
     query = query[:2000]  # citizens do not write novels; keeps pathological input cheap
     expanded = vn.expand_abbreviations(query)
     content = vn.strip_fillers(expanded) or expanded
-    words = tuple(dict.fromkeys(content.split()))
+    words = tuple(dict.fromkeys(_words(content)))
     present = set(vn.fold(content).split())
     extra: list[str] = []
     for canonical in vn.synonym_expansions(expanded):

@@ -26,7 +26,7 @@ WRONG_ACCENT_MATCH = 0.2  # citizen typed "lái", the document says "lại"
 EXPANSION_WEIGHT = 0.6  # words added by synonyms count less than the citizen's own
 UNKNOWN_WORD_WEIGHT = 0.8  # a word no procedure contains still lowers confidence a little
 
-W_COVERAGE, W_BIGRAM, W_NAME, W_PHRASE, W_ACTION, W_BUILTIN = 0.55, 0.2, 0.12, 0.1, 0.08, 0.03
+W_COVERAGE, W_BIGRAM, W_NAME, W_PHRASE, W_ACTION, W_BUILTIN = 0.55, 0.4, 0.2, 0.3, 0.08, 0.0
 
 # What a procedure does to its object, as its name starts ("Cấp lại …", "Đổi …"). Siblings differ
 # only by it, so the citizen's action ("bị mất" → cấp lại, "đổi") decides between them. A query with
@@ -43,6 +43,8 @@ ACTIONS: dict[str, str] = {
     "cải chính": "amend", "đính chính": "amend", "đăng ký lại": "reregister", "sang tên": "transfer",
     "chuyển nhượng": "transfer", "chuyển đổi": "convert", "tách": "split", "hợp nhất": "merge",
     "xác nhận": "confirm", "trình báo": "report", "khôi phục": "restore", "hủy": "cancel",
+    "chứng thực": "certify", "sao y": "certify", "công chứng": "certify", "cấp bản sao": "copy",
+    "trích lục": "copy", "ghi vào sổ": "record", "ghi chú": "record", "giải quyết": "settle",
 }
 _BASE_ACTIONS = frozenset({"issue", "register", ""})
 _DOC_ACTIONS: dict[str, str] = {**ACTIONS, "cấp": "issue", "đăng ký": "register", "thủ tục đăng ký": "register"}
@@ -172,6 +174,7 @@ class Ranker:
         )
 
     def _score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
+        total_weight = W_COVERAGE + W_BIGRAM + W_NAME + W_PHRASE + W_ACTION + W_BUILTIN
         return (
             W_COVERAGE * self._coverage(plan, doc)
             + W_BIGRAM * self._bigram_score(plan, doc)
@@ -179,7 +182,7 @@ class Ranker:
             + W_PHRASE * self._phrase_score(plan, doc)
             + W_ACTION * _action_score(plan.actions, doc.action)
             + (W_BUILTIN if doc.builtin else 0.0)
-        )
+        ) / total_weight
 
     # --- components ---------------------------------------------------------------------------
     def _coverage(self, plan: _QueryPlan, doc: DocFeatures) -> float:

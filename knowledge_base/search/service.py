@@ -22,7 +22,7 @@ class EmptyQueryError(ValueError):
 
 
 class Searcher:
-    def __init__(self, backend: SearchBackend, *, not_found_threshold: float = 0.35) -> None:
+    def __init__(self, backend: SearchBackend, *, not_found_threshold: float = 0.26) -> None:
         self.backend = backend
         self.not_found_threshold = not_found_threshold
         self._ranker: Ranker | None = None
