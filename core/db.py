@@ -48,3 +48,37 @@ def create_all(engine: Engine) -> None:
     import core.models  # noqa: F401  (registers the tables)
 
     Base.metadata.create_all(engine)
+
+
+def migrate(url: str | None = None, revision: str = "head") -> None:
+    """Run ``alembic upgrade <revision>`` on ``url`` (default: the configured database).
+
+    A database that ``create_all`` made (tests, or a run before migrations existed) has the tables but no
+    ``alembic_version``: its missing tables are created and it is stamped as ``head`` instead, since
+    ``create_all`` builds the current models. Uses alembic.ini and migrations/ at the repository root."""
+    import logging
+    from pathlib import Path
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    import core.models  # noqa: F401  (registers the tables)
+
+    url = url or get_settings().database_url
+    root = Path(__file__).resolve().parent.parent
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logging"] = False
+    engine = make_engine(url)
+    try:
+        existing = set(inspect(engine).get_table_names())
+        if "alembic_version" not in existing and existing & set(Base.metadata.tables):
+            logging.getLogger(__name__).warning("database without alembic_version: create_all + stamp head")
+            Base.metadata.create_all(engine)
+            command.stamp(config, "head")
+            return
+    finally:
+        engine.dispose()
+    command.upgrade(config, revision)

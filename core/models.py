@@ -17,6 +17,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import as_utc
@@ -237,7 +238,18 @@ class ConversationRow(Base):
     """A citizen's conversation on one channel: with the bot, waiting for an officer, or with one."""
 
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_sender", "channel", "sender_id", "status"),)
+    __table_args__ = (
+        Index("ix_conversations_sender", "channel", "sender_id", "status"),
+        # at most one open conversation per sender and channel
+        Index(
+            "uq_conversations_open",
+            "channel",
+            "sender_id",
+            unique=True,
+            sqlite_where=sql_text("status != 'closed'"),
+            postgresql_where=sql_text("status != 'closed'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))

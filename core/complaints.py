@@ -1,0 +1,411 @@
+"""Complaints and petitions (phản ánh, kiến nghị): intake, codes, category, status, verified lookup.
+
+Personal data follows Nghị định 13/2023/NĐ-CP: a name or phone number is stored only with the
+citizen's consent (flag + time); without it the service refuses them rather than silently keeping them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, selectinload
+
+from core.clock import Clock, as_utc, local_date, system_clock
+from core.dossiers import LookupOutcome
+from core.lockout import Lockout
+from core.models import ComplaintCounterRow, ComplaintEventRow, ComplaintRow
+from core.notifications import enqueue
+from core.phones import clean_last4, last4_matches, normalize_vn_phone
+from core.working_hours import add_working_days
+from knowledge_base.text import PhraseMatcher, nfc, syllables
+
+MAX_CONTENT_CHARS = 5000
+MAX_ATTACHMENTS = 10
+
+
+class ComplaintStatus(str, Enum):
+    NEW = "new"  # mới
+    ASSIGNED = "assigned"  # đã phân công
+    IN_PROGRESS = "in_progress"  # đang xử lý
+    ANSWERED = "answered"  # đã trả lời
+    CLOSED = "closed"  # đã đóng
+
+
+STATUS_LABELS = {
+    ComplaintStatus.NEW.value: "mới",
+    ComplaintStatus.ASSIGNED.value: "đã phân công",
+    ComplaintStatus.IN_PROGRESS.value: "đang xử lý",
+    ComplaintStatus.ANSWERED.value: "đã trả lời",
+    ComplaintStatus.CLOSED.value: "đã đóng",
+}
+
+CATEGORY_LABELS = {
+    "staff_attitude": "thái độ cán bộ",
+    "dossier_delay": "chậm trễ hồ sơ",
+    "wrong_fee": "thu phí sai quy định",
+    "facilities": "cơ sở vật chất",
+    "red_tape": "thủ tục rườm rà",
+    "other": "khác",
+}
+# Keyword rules: phrases with their diacritics (a citizen who types without diacritics still matches,
+# one who types them is not confused: "quát" is not "quạt"). The category with most hits wins; ties
+# go to the earlier category in this table.
+CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "staff_attitude": (
+        "thái độ", "cáu gắt", "quát", "quát nạt", "hách dịch", "to tiếng", "lớn tiếng", "thiếu tôn trọng",
+        "không nhiệt tình", "vô lễ", "khó chịu", "coi thường", "xúc phạm", "cửa quyền", "mất lịch sự",
+        "thờ ơ", "bỏ mặc", "nói trống không", "không hướng dẫn", "gây khó dễ", "nhũng nhiễu", "cán bộ",
+    ),
+    "dossier_delay": (
+        "chậm trễ", "chậm trả", "trễ hẹn", "trễ hạn", "quá hạn", "quá hẹn", "lâu quá", "chờ mãi",
+        "chưa có kết quả", "chưa trả kết quả", "hẹn lại", "hẹn nhiều lần", "kéo dài thời gian", "giải quyết chậm",
+        "xử lý chậm", "quá chậm", "chậm", "lâu", "đợi mãi", "không giải quyết", "ngâm hồ sơ",
+    ),
+    "wrong_fee": (
+        "thu phí", "lệ phí", "thu tiền", "thu thêm", "phí sai", "bồi dưỡng", "phong bì", "tiền trà nước",
+        "biên lai", "thu sai", "thu cao", "hối lộ", "chi phí ngoài", "đòi tiền", "tiền cà phê", "lót tay",
+    ),
+    "facilities": (
+        "cơ sở vật chất", "ghế ngồi", "chỗ ngồi", "nóng quá", "máy lạnh", "điều hòa", "nhà vệ sinh",
+        "chỗ gửi xe", "bãi xe", "giữ xe", "máy lấy số", "máy tính", "chật hẹp", "mất điện", "wifi",
+        "bàn ghế", "xuống cấp", "dột", "ồn ào", "bảng hướng dẫn",
+    ),
+    "red_tape": (
+        "rườm rà", "phức tạp", "nhiều giấy tờ", "đi lại nhiều lần", "nhiều lần", "phiền hà",
+        "không cần thiết", "đòi thêm giấy tờ", "yêu cầu thêm giấy tờ", "bổ sung nhiều lần", "khó hiểu",
+        "mất thời gian", "thủ tục", "giấy tờ",
+    ),
+}  # fmt: skip
+
+
+def _thousands(number: int) -> str:
+    """5000 → "5.000" (Vietnamese digit grouping)."""
+    return f"{number:,}".replace(",", ".")
+
+
+class ComplaintError(ValueError):
+    """A complaint the service will not store as given; ``str(exc)`` is a sentence for the citizen."""
+
+
+class ContentTooLong(ComplaintError):
+    def __init__(self, length: int, limit: int = MAX_CONTENT_CHARS) -> None:
+        self.length, self.limit = length, limit
+        super().__init__(
+            f"Nội dung phản ánh dài {_thousands(length)} ký tự, vượt quá giới hạn {_thousands(limit)} ký tự. "
+            "Anh/chị vui lòng rút gọn hoặc tách thành nhiều phản ánh; hệ thống không tự cắt bớt nội dung."
+        )
+
+
+class EmptyContent(ComplaintError):
+    def __init__(self) -> None:
+        super().__init__("Nội dung phản ánh đang để trống. Anh/chị vui lòng nhập nội dung cần phản ánh.")
+
+
+class ConsentRequired(ComplaintError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Chưa có sự đồng ý của anh/chị nên hệ thống không lưu họ tên và số điện thoại "
+            "(Nghị định 13/2023/NĐ-CP). Anh/chị có thể gửi phản ánh không kèm thông tin cá nhân."
+        )
+
+
+class TooManyAttachments(ComplaintError):
+    def __init__(self, limit: int = MAX_ATTACHMENTS) -> None:
+        super().__init__(f"Mỗi phản ánh kèm tối đa {limit} tệp đính kèm.")
+
+
+class ComplaintNotStored(RuntimeError):
+    """The database did not confirm the write: nothing was promised. Ask the citizen to retry."""
+
+    message = "Hệ thống đang bận nên phản ánh của anh/chị chưa được ghi nhận. Anh/chị vui lòng gửi lại sau ít phút."
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"{self.message} ({detail})" if detail else self.message)
+
+
+class UnknownComplaint(KeyError):
+    """No complaint with this code (back office use)."""
+
+
+@lru_cache(maxsize=1)
+def _category_matcher() -> PhraseMatcher:
+    return PhraseMatcher({p: cat for cat, phrases in CATEGORY_KEYWORDS.items() for p in phrases})
+
+
+def suggest_category(text: str) -> str:
+    """A category key of CATEGORY_LABELS for the text (keyword rules; "other" when nothing matches)."""
+    matcher = _category_matcher()
+    words = syllables(text)
+    hits = dict.fromkeys(CATEGORY_KEYWORDS, 0)
+    i = 0
+    while i < len(words):
+        hit = matcher.match_at(words, i)
+        if hit:
+            size, category = hit
+            hits[category] += size  # longer phrases are stronger evidence
+            i += size
+        else:
+            i += 1
+    best = max(hits, key=lambda c: hits[c])  # max keeps the first of equals: table order breaks ties
+    return best if hits[best] else "other"
+
+
+def complaint_code(year: int, number: int) -> str:
+    return f"PA-{year}-{number:06d}"
+
+
+def normalize_complaint_code(raw: str) -> str:
+    """“pa 2025 123” / “PA-2025-000123” → “PA-2025-000123” (unchanged when it does not look like one)."""
+    match = re.fullmatch(r"\s*PA[\s\-_.]*(\d{4})[\s\-_.]*(\d{1,7})\s*", nfc(raw or ""), re.IGNORECASE)
+    return complaint_code(int(match[1]), int(match[2])) if match else nfc(raw or "").strip().upper()
+
+
+@dataclass(frozen=True)
+class SubmittedComplaint:
+    code: str
+    category: str
+    category_label: str
+    due_date: date  # hạn trả lời
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ComplaintStatusView:
+    """What a verified citizen may see: no content, name or phone."""
+
+    code: str
+    status: str
+    status_label: str
+    category_label: str
+    received_date: date
+    due_date: date
+    overdue: bool
+    reply_text: str = ""
+    replied_date: date | None = None
+
+    def message(self) -> str:
+        lines = [
+            f"Phản ánh {self.code}: {self.status_label}.",
+            f"Ngày tiếp nhận: {self.received_date:%d/%m/%Y}; hạn trả lời: {self.due_date:%d/%m/%Y}.",
+        ]
+        if self.reply_text:
+            lines.append(f"Trả lời: {self.reply_text}")
+        elif self.overdue:
+            lines.append("Phản ánh đã quá hạn trả lời; Bộ phận Một cửa đã được nhắc để xử lý.")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ComplaintLookupResult:
+    outcome: LookupOutcome
+    complaint: ComplaintStatusView | None = None
+    retry_at: datetime | None = None
+
+
+class ComplaintService:
+    SCOPE = "complaint"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lockout: Lockout | None = None,
+        clock: Clock = system_clock,
+        tz: str = "Asia/Ho_Chi_Minh",
+        due_working_days: int = 10,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.tz = tz
+        self.due_working_days = due_working_days
+        self.lockout = lockout or Lockout(engine, clock=clock)
+
+    # --- intake --------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        content: str,
+        *,
+        channel: str,
+        sender_id: str,
+        consent: bool,
+        name: str | None = None,
+        phone: str | None = None,
+        place: str = "",
+        agency: str = "",
+        procedure_code: str | None = None,
+        attachments: Sequence[str] = (),
+        category: str | None = None,
+    ) -> SubmittedComplaint:
+        """Store a complaint and return its code, or raise: ComplaintError (the input, nothing stored)
+        or ComplaintNotStored (the database; nothing promised, the caller asks the citizen to retry).
+
+        A code is returned only after the transaction that stores the row has committed."""
+        text = nfc(content or "")
+        if not text.strip():
+            raise EmptyContent()
+        if len(text) > MAX_CONTENT_CHARS:
+            raise ContentTooLong(len(text))
+        name = nfc(name).strip() if name and name.strip() else None
+        phone = phone.strip() if phone and phone.strip() else None
+        if (name or phone) and not consent:
+            raise ConsentRequired()
+        e164 = normalize_vn_phone(phone) if phone else None  # raises InvalidPhone (a ValueError)
+        if len(attachments) > MAX_ATTACHMENTS:
+            raise TooManyAttachments()
+        chosen = category if category in CATEGORY_LABELS else suggest_category(text)
+        now = as_utc(self.clock())
+        today = local_date(now, self.tz)
+        due = add_working_days(today, self.due_working_days)
+        try:
+            with Session(self.engine) as session, session.begin():
+                number = self._next_number(session, today.year)  # first statement: a write (SQLite lock)
+                code = complaint_code(today.year, number)
+                row = ComplaintRow(
+                    code=code, content=text, place=nfc(place).strip(), agency=nfc(agency).strip(),
+                    procedure_code=procedure_code or None, category=chosen, name=name, phone=e164,
+                    consent=bool(consent), consent_at=now if consent else None, channel=channel,
+                    sender_id=sender_id, attachments=[str(a) for a in attachments],
+                    status=ComplaintStatus.NEW.value, received_at=now, due_date=due, updated_at=now,
+                )  # fmt: skip
+                row.history.append(
+                    ComplaintEventRow(status=ComplaintStatus.NEW.value, note="", actor="citizen", at=now)
+                )
+                session.add(row)
+            # leaving the block committed; only now is the code a promise
+        except DBAPIError as exc:
+            raise ComplaintNotStored(type(exc.orig).__name__ if exc.orig else type(exc).__name__) from exc
+        return SubmittedComplaint(code, chosen, CATEGORY_LABELS[chosen], due, now)
+
+    @staticmethod
+    def _next_number(session: Session, year: int) -> int:
+        """Next number of the year, unique under concurrency: the counter row is created if missing
+        (INSERT … ON CONFLICT DO NOTHING) then incremented with UPDATE … RETURNING, which locks the row
+        until commit on PostgreSQL and takes SQLite's write lock (other writers wait, busy timeout)."""
+        dialect = session.get_bind().dialect.name
+        if dialect not in {"postgresql", "sqlite"}:
+            raise NotImplementedError(f"complaint codes need PostgreSQL or SQLite, not {dialect}")
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(insert(ComplaintCounterRow).values(year=year, last=0).on_conflict_do_nothing())
+        return session.execute(
+            update(ComplaintCounterRow)
+            .where(ComplaintCounterRow.year == year)
+            .values(last=ComplaintCounterRow.last + 1)
+            .returning(ComplaintCounterRow.last)
+        ).scalar_one()
+
+    # --- back office ---------------------------------------------------------------------------
+
+    def _change(
+        self, code: str, *, actor: str, note: str = "", status: ComplaintStatus | None = None,
+        assign_to: str | None = None, reply: str | None = None,
+    ) -> None:  # fmt: skip
+        now = as_utc(self.clock())
+        with Session(self.engine) as session, session.begin():
+            row = session.scalar(
+                select(ComplaintRow).where(ComplaintRow.code == normalize_complaint_code(code)).with_for_update()
+            )
+            if row is None:
+                raise UnknownComplaint(code)
+            if assign_to is not None:
+                row.assigned_to = assign_to
+            if reply is not None:
+                text = nfc(reply).strip()
+                if not text:
+                    raise ComplaintError("Nội dung trả lời đang để trống.")
+                row.reply_text, row.replied_at = text, now
+                enqueue(
+                    session, channel=row.channel, sender_id=row.sender_id, kind="complaint_reply",
+                    text=f"Phản ánh {row.code} đã được trả lời:\n{text}",
+                    payload={"complaint_code": row.code}, clock=self.clock,
+                )  # fmt: skip
+            if status is not None:
+                row.status = status.value
+            row.updated_at = now
+            session.add(ComplaintEventRow(complaint_id=row.id, status=row.status, note=nfc(note), actor=actor, at=now))
+
+    def assign(self, code: str, officer: str, *, actor: str, note: str = "") -> None:
+        self._change(code, actor=actor, note=note, status=ComplaintStatus.ASSIGNED, assign_to=officer)
+
+    def set_status(self, code: str, status: ComplaintStatus | str, *, actor: str, note: str = "") -> None:
+        self._change(code, actor=actor, note=note, status=ComplaintStatus(status))
+
+    def reply(self, code: str, text: str, *, actor: str) -> None:
+        """Record the answer (status "đã trả lời") and queue it for the citizen's chat."""
+        self._change(code, actor=actor, status=ComplaintStatus.ANSWERED, reply=text)
+
+    def history(self, code: str) -> list[tuple[datetime, str, str, str]]:
+        """(at, status, note, actor) of every step, oldest first."""
+        with Session(self.engine) as session:
+            row = session.scalar(
+                select(ComplaintRow)
+                .where(ComplaintRow.code == normalize_complaint_code(code))
+                .options(selectinload(ComplaintRow.history))
+            )
+            if row is None:
+                raise UnknownComplaint(code)
+            return [(e.at, e.status, e.note, e.actor) for e in row.history]
+
+    # --- citizen lookup ------------------------------------------------------------------------
+
+    def lookup(self, code: str, phone_last4: str | None, *, channel: str, sender_id: str) -> ComplaintLookupResult:
+        """Status by code + last 4 digits of the phone given with the complaint (same lockout as
+        dossiers). Without digits, only the chat account that sent the complaint may see it."""
+        state = self.lockout.state(channel, sender_id)
+        if state.locked:
+            return ComplaintLookupResult(LookupOutcome.LOCKED, retry_at=state.retry_at)
+        if phone_last4 is not None and clean_last4(phone_last4) is None:
+            return ComplaintLookupResult(LookupOutcome.INVALID_FACTOR)
+        with Session(self.engine) as session:
+            row = session.scalar(select(ComplaintRow).where(ComplaintRow.code == normalize_complaint_code(code)))
+            if row is None:
+                ok = False
+            elif phone_last4 is not None:
+                ok = last4_matches(row.phone, phone_last4)
+            else:
+                ok = row.channel == channel and row.sender_id == sender_id
+            view = self._view(row) if ok and row is not None else None
+        self.lockout.record(channel, sender_id, self.SCOPE, succeeded=ok)
+        if view is None:
+            return ComplaintLookupResult(LookupOutcome.NOT_FOUND)
+        return ComplaintLookupResult(LookupOutcome.FOUND, complaint=view)
+
+    def _view(self, row: ComplaintRow) -> ComplaintStatusView:
+        today = local_date(self.clock(), self.tz)
+        open_statuses = {ComplaintStatus.NEW.value, ComplaintStatus.ASSIGNED.value, ComplaintStatus.IN_PROGRESS.value}
+        return ComplaintStatusView(
+            code=row.code,
+            status=row.status,
+            status_label=STATUS_LABELS[row.status],
+            category_label=CATEGORY_LABELS.get(row.category, row.category),
+            received_date=local_date(row.received_at, self.tz),
+            due_date=row.due_date,
+            overdue=row.status in open_statuses and today > row.due_date,
+            reply_text=row.reply_text,
+            replied_date=local_date(row.replied_at, self.tz) if row.replied_at else None,
+        )
+
+
+def complaint_service_from_settings(settings: Any, engine: Engine, *, clock: Clock = system_clock) -> ComplaintService:
+    from datetime import timedelta
+
+    lockout = Lockout(
+        engine,
+        max_failures=settings.lockout_max_failures,
+        window=timedelta(minutes=settings.lockout_window_minutes),
+        clock=clock,
+    )
+    return ComplaintService(
+        engine, lockout=lockout, clock=clock, tz=settings.timezone,
+        due_working_days=settings.complaint_due_working_days,
+    )  # fmt: skip
