@@ -9,7 +9,7 @@ mkdir -p "$MOTCUA_DATA_DIR" models
 
 # The catalogue (built-in procedures) and its index are created on first use; demo data if present.
 .venv/bin/python -c "from knowledge_base.catalogue import Catalogue; c = Catalogue.from_settings(); print(f'Catalogue: {c.store.count()} procedures')"
-if .venv/bin/python -c "import core.demo" 2>/dev/null; then .venv/bin/python -m core.demo; fi
+.venv/bin/python scripts/seed_demo.py   # migrations + demo dossiers (idempotent)
 
 # A trained model: train when none exists or the training data changed since.
 stamp=$(cat config.yml domain.yml $(find nlu_data -name '*.yml' | sort) 2>/dev/null | sha1sum | cut -c1-12)
