@@ -166,19 +166,19 @@ def elasticsearch_url() -> Iterator[str | None]:
     if os.environ.get("ELASTICSEARCH_URL"):
         yield os.environ["ELASTICSEARCH_URL"]
         return
-    try:
-        sys.path.insert(0, str(REPO))
-        from tests.es_server import running_elasticsearch  # type: ignore[attr-defined]
-    except Exception as error:
-        print(f"# Elasticsearch: no server helper ({error}); skipped", file=sys.stderr)
+    sys.path.insert(0, str(REPO))
+    from tests import es_server  # the same real server the test suite uses
+
+    reason = es_server.why_unavailable()
+    if reason:
+        print(f"# Elasticsearch: {reason}; skipped", file=sys.stderr)
         yield None
         return
+    server = es_server.start_server()
     try:
-        with running_elasticsearch() as url:
-            yield url
-    except Exception as error:
-        print(f"# Elasticsearch: could not start ({error}); skipped", file=sys.stderr)
-        yield None
+        yield server.url
+    finally:
+        server.stop()
 
 
 def build_catalogue(data_dir: Path) -> tuple[Catalogue, float]:

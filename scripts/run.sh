@@ -16,7 +16,8 @@ stamp=$(cat config.yml domain.yml $(find nlu_data -name '*.yml' | sort) 2>/dev/n
 model="models/motcua-$stamp.tar.gz"
 if [ -f config.yml ] && [ ! -f "$model" ]; then
   echo "Training the Rasa model (first run or changed data)…"
-  .venv-rasa/bin/rasa train --fixed-model-name "motcua-$stamp" --out models
+  .venv-rasa/bin/rasa train --data nlu_data --config config.yml --domain domain.yml \
+    --fixed-model-name "motcua-$stamp" --out models
 fi
 
 pids=()
@@ -24,11 +25,11 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
 if [ -d actions ] && [ -f domain.yml ]; then
-  .venv/bin/python -m rasa_sdk --actions actions --port 5055 &
+  SANIC_HOST=127.0.0.1 .venv/bin/python -m rasa_sdk --actions actions --port 5055 &
   pids+=($!)
 fi
 if [ -f "$model" ]; then
-  .venv-rasa/bin/rasa run --enable-api --port 5005 --model "$model" --endpoints endpoints.yml \
+  .venv-rasa/bin/rasa run --enable-api --interface 127.0.0.1 --port 5005 --model "$model" --endpoints endpoints.yml \
     --credentials credentials.yml &
   pids+=($!)
 fi

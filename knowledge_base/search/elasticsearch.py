@@ -25,10 +25,9 @@ from knowledge_base.search.analysis import FIELDS, AnalyzedQuery, IndexDoc
 
 log = logging.getLogger(__name__)
 
-# Same weights as the SQLite FTS5 backend: name boosted, citizen words next; exact slightly above folded.
+# Same weights as the SQLite FTS5 backend: name boosted, citizen words next.
 FIELD_BOOSTS: dict[str, float] = {"name": 10.0, "terms": 7.0, "field": 2.0, "body": 1.0}
-EXACT_FACTOR = 1.2
-MAX_QUERY_WORDS = 100  # bounds the clause count (8 fields x words) far below max_clause_count
+MAX_QUERY_WORDS = 100  # bounds the clause count far below max_clause_count
 ANALYZER = "motcua_words"
 
 SETTINGS: dict[str, Any] = {
@@ -57,20 +56,14 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
 
 
 def build_query(query: AnalyzedQuery) -> dict[str, Any] | None:
-    """A bool/should of match queries: analysed words on the exact fields, folded words on the folded
-    ones, each field boosted like the SQLite bm25 weights. None when there is nothing to look for."""
-    exact = list(dict.fromkeys(w for w in query.all_words if w))[:MAX_QUERY_WORDS]
+    """One multi_match of the folded words over the folded fields, boosted like the SQLite bm25 weights
+    (candidates are about recall; accents are weighed by the shared ranker, as on SQLite). User text is
+    only ever a match value. None when there is nothing to look for."""
     folded = list(dict.fromkeys(w for w in query.folded_words if w))[:MAX_QUERY_WORDS]
-    should: list[dict[str, Any]] = []
-    for name in FIELDS:
-        boost = FIELD_BOOSTS[name]
-        if exact:
-            should.append({"match": {name: {"query": " ".join(exact), "boost": boost * EXACT_FACTOR}}})
-        if folded:
-            should.append({"match": {f"{name}_f": {"query": " ".join(folded), "boost": boost}}})
-    if not should:
+    if not folded:
         return None
-    return {"bool": {"should": should, "minimum_should_match": 1}}
+    fields = [f"{name}_f^{FIELD_BOOSTS[name]}" for name in FIELDS]
+    return {"multi_match": {"query": " ".join(folded), "fields": fields, "type": "most_fields"}}
 
 
 class ElasticsearchBackend:

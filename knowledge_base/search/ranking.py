@@ -25,6 +25,9 @@ FOLDED_MATCH = 0.85  # citizen typed no diacritics: a folded match is nearly as 
 WRONG_ACCENT_MATCH = 0.2  # citizen typed "lái", the document says "lại"
 EXPANSION_WEIGHT = 0.6  # words added by synonyms count less than the citizen's own
 UNKNOWN_WORD_WEIGHT = 0.8  # a word no procedure contains still lowers confidence a little
+# A query must carry this much IDF mass to be answered with full confidence: "bạn", "còn", "nộp ở đâu"
+# alone say nothing about which procedure is meant, however well they match.
+MIN_INFORMATION = 3.0
 
 W_COVERAGE, W_BIGRAM, W_NAME, W_PHRASE, W_ACTION, W_BUILTIN = 0.55, 0.4, 0.2, 0.3, 0.08, 0.0
 
@@ -182,7 +185,7 @@ class Ranker:
             + W_PHRASE * self._phrase_score(plan, doc)
             + W_ACTION * _action_score(plan.actions, doc.action)
             + (W_BUILTIN if doc.builtin else 0.0)
-        ) / total_weight
+        ) / total_weight * min(1.0, plan.total / MIN_INFORMATION)
 
     # --- components ---------------------------------------------------------------------------
     def _coverage(self, plan: _QueryPlan, doc: DocFeatures) -> float:
