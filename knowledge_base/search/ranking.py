@@ -102,6 +102,7 @@ class Ranker:
         self._features: dict[str, DocFeatures] = {}
         self._df: Counter[str] = Counter()
         self._idf: dict[str, float] = {}
+        self._name_weights: dict[str, tuple[float, tuple[tuple[str, float], ...]]] = {}
         for doc in docs:
             self.add(doc)
 
@@ -113,12 +114,14 @@ class Ranker:
         self._features[doc.code] = features
         self._df.update(_vocabulary(features))
         self._idf.clear()
+        self._name_weights.clear()
 
     def remove(self, code: str) -> None:
         old = self._features.pop(code, None)
         if old is not None:
             self._df.subtract(_vocabulary(old))
             self._idf.clear()
+            self._name_weights.clear()
 
     def __len__(self) -> int:
         return len(self._features)
@@ -168,7 +171,9 @@ class Ranker:
         typed = [vn.fold(w) for w in query.words]
         pairs = list(pairwise(typed))
         return _QueryPlan(
-            words=[(w, f, wt) for (w, f, _), wt in zip(words, weights)],
+            words=[
+                (w, f, wt, WRONG_ACCENT_MATCH if w != f else FOLDED_MATCH) for (w, f, _), wt in zip(words, weights)
+            ],
             total=sum(weights),
             pairs=[(p, min(self.idf(p[0]), self.idf(p[1]))) for p in pairs],
             present=frozenset(query.folded_words),
@@ -191,25 +196,33 @@ class Ranker:
     def _coverage(self, plan: _QueryPlan, doc: DocFeatures) -> float:
         if not plan.total:
             return 0.0
-        matched = sum(weight * _word_match(word, folded, doc) for word, folded, weight in plan.words)
+        exact, folded = doc.exact.get, doc.folded.get  # hot loop: local lookups
+        matched = 0.0
+        for word, folded_word, weight, folded_quality in plan.words:
+            by_exact = exact(word, 0.0)
+            by_folded = folded(folded_word, 0.0) * folded_quality
+            matched += weight * (by_exact if by_exact > by_folded else by_folded)
         return matched / plan.total
 
     def _bigram_score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
         if not plan.pairs:
-            word, folded, _ = plan.words[0]
+            word, folded, _, _ = plan.words[0]
             return _word_match(word, folded, doc)
         total = sum(weight for _, weight in plan.pairs)
         hit = sum(weight for pair, weight in plan.pairs if pair in doc.bigrams)
         return hit / total if total else 0.0
 
     def _name_coverage(self, plan: _QueryPlan, doc: DocFeatures) -> float:
-        total = hit = 0.0
-        for word in doc.name_words:
-            weight = self.idf(word)
-            total += weight
-            if word in plan.present:
-                hit += weight
-        return hit / total if total else 0.0
+        cached = self._name_weights.get(doc.code)
+        if cached is None:
+            weighted = tuple((word, self.idf(word)) for word in doc.name_words)
+            cached = (sum(w for _, w in weighted), weighted)
+            self._name_weights[doc.code] = cached
+        total, weighted = cached
+        if not total:
+            return 0.0
+        present = plan.present
+        return sum(weight for word, weight in weighted if word in present) / total
 
     def _phrase_score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
         best = 0
@@ -221,7 +234,7 @@ class Ranker:
 
 @dataclass(frozen=True)
 class _QueryPlan:
-    words: list[tuple[str, str, float]]  # (as typed, folded, weight)
+    words: list[tuple[str, str, float, float]]  # (as typed, folded, weight, quality of a folded-only match)
     total: float
     pairs: list[tuple[tuple[str, str], float]]
     present: frozenset[str]

@@ -13,7 +13,7 @@ from knowledge_base.search.base import SearchBackend, SearchHit
 from knowledge_base.search.ranking import Ranker
 
 MAX_QUERY_CHARS = 10_000
-CANDIDATES = 60
+CANDIDATES = 150
 COMMON_WORD_SHARE = 0.2
 
 
