@@ -1,0 +1,89 @@
+"""Entity synonyms matched on folded text: ``bot.synonyms.FoldingSynonymMapper`` in config.yml.
+
+Rasa's EntitySynonymMapper matches the lower-cased value exactly, so "le phi" or "Lệ Phí" written
+with another tone placement would miss ``fee``. This mapper keys synonyms by
+``knowledge_base.text.fold`` and, when the whole value is unknown, takes the longest known synonym
+inside it ("tốn bao nhiêu tiền" → fee). It only touches the configured entities (default: aspect);
+procedure names and codes keep the citizen's words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.entity_synonyms import EntitySynonymMapper
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from knowledge_base import text as vn
+
+
+def _key(value: str) -> str:
+    return " ".join(vn.fold(value).split())
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
+class FoldingSynonymMapper(EntitySynonymMapper):
+    """Synonym lookup on folded text, restricted to some entity types."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"entities": ["aspect"]}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        synonyms: dict[str, Any] | None = None,
+    ) -> FoldingSynonymMapper:
+        return cls(config, model_storage, resource, synonyms)
+
+    @property
+    def _entities(self) -> set[str]:
+        return set((self._config or {}).get("entities") or ["aspect"])
+
+    def train(self, training_data: TrainingData) -> Resource:
+        canonical: set[str] = set()
+        for surface, value in training_data.entity_synonyms.items():
+            self.synonyms[_key(surface)] = value
+            canonical.add(value)
+        for value in canonical:
+            self.synonyms.setdefault(_key(value), value)
+        for example in training_data.entity_examples:
+            for entity in example.get(ENTITIES, []):
+                if entity.get("entity") not in self._entities:
+                    continue
+                surface = example.get(TEXT)[entity["start"] : entity["end"]]
+                value = str(entity.get("value"))
+                if value in canonical:
+                    self.synonyms.setdefault(_key(surface), value)
+        self._persist()
+        return self._resource
+
+    def _lookup(self, value: str) -> str | None:
+        key = _key(value)
+        if key in self.synonyms:
+            return str(self.synonyms[key])
+        words = key.split()
+        for size in range(len(words) - 1, 0, -1):
+            for i in range(len(words) - size + 1):
+                found = self.synonyms.get(" ".join(words[i : i + size]))
+                if found is not None:
+                    return str(found)
+        return None
+
+    def replace_synonyms(self, entities: list[dict[str, Any]]) -> None:
+        for entity in entities:
+            if entity.get("entity") not in self._entities:
+                continue
+            found = self._lookup(str(entity["value"]))
+            if found is not None and found != entity["value"]:
+                entity["value"] = found
+                self.add_processor_name(entity)
