@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import Engine
 
 from tests import es_server
 
@@ -135,6 +136,17 @@ def store_url(request: pytest.FixtureRequest, tmp_path: _PgPath) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'stores.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture()
+def engine(store_url: str) -> Iterator[Engine]:
+    """An engine on an empty database with every table, once SQLite and once PostgreSQL."""
+    from core.db import create_all, make_engine
+
+    engine = make_engine(store_url)
+    create_all(engine)
+    yield engine
+    engine.dispose()
 
 
 # --- end PostgreSQL ----------------------------------------------------------------------------

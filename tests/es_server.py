@@ -20,10 +20,8 @@ import contextlib
 import functools
 import json
 import os
-import pwd
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -34,6 +32,8 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.local_services import ensure_system_user, free_port
 
 ES_VERSION = "8.19.9"  # newest 8.x integ-test zip on Maven Central when pinned (8.19.10 did not exist)
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
@@ -146,23 +146,6 @@ def ensure_distribution() -> Path:
     return home
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ensure_user(name: str) -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            check=True, capture_output=True, timeout=60,
-        )
-        return pwd.getpwnam(name)
-
-
 def _chown_tree(path: Path, uid: int, gid: int) -> None:
     os.chown(path, uid, gid)
     for root, dirs, files in os.walk(path):
@@ -237,7 +220,7 @@ def start_server(timeout: float = START_TIMEOUT) -> EsServer:
     data, logs = workdir / "data", workdir / "logs"
     data.mkdir()
     logs.mkdir()
-    http_port, transport_port = _free_port(), _free_port()
+    http_port, transport_port = free_port(), free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "ES_JAVA_HOME": str(java_home),
@@ -259,7 +242,7 @@ def start_server(timeout: float = START_TIMEOUT) -> EsServer:
         "-E", f"cluster.name=motcua-test-{http_port}",
     ]
     if os.geteuid() == 0:
-        user = _ensure_user(ES_USER)
+        user = ensure_system_user(ES_USER)
         _chown_tree(home, user.pw_uid, user.pw_gid)
         _chown_tree(workdir, user.pw_uid, user.pw_gid)
         env_args = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), f"HOME={workdir}"]

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +23,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.local_services import ensure_system_user, free_port
 
 PG_USER = "motcua-pg"  # initdb and postgres refuse to run as root
 START_TIMEOUT = 60
@@ -56,23 +56,6 @@ def why_unavailable() -> str | None:
             "MOTCUA_TEST_POSTGRES_URL is not set"
         )
     return None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _ensure_user(name: str) -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        return pwd.getpwnam(name)
 
 
 @dataclass
@@ -149,9 +132,9 @@ def start_server() -> PgServer:
     if bin_dir is None:
         raise PgUnavailable(why_unavailable() or "no PostgreSQL")
     workdir = Path(tempfile.mkdtemp(prefix="motcua-pg-"))
-    server = PgServer(bin_dir=bin_dir, workdir=workdir, port=_free_port())
+    server = PgServer(bin_dir=bin_dir, workdir=workdir, port=free_port())
     if os.geteuid() == 0:
-        user = _ensure_user(PG_USER)
+        user = ensure_system_user(PG_USER)
         server.uid, server.gid = user.pw_uid, user.pw_gid
         os.chown(workdir, user.pw_uid, user.pw_gid)
     workdir.chmod(0o700)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.local_services import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 RASA_VENV = REPO / ".venv-rasa"
@@ -63,12 +64,6 @@ def model_stamp() -> str:
     for path in training_files():
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _env(data_dir: Path) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import date, datetime, timezone
 
 import pytest
@@ -34,14 +33,6 @@ FRIDAY_4PM = datetime(2025, 3, 14, 9, 0, tzinfo=timezone.utc)  # 16:00 in HÃ  Ná
 @pytest.fixture()
 def clock() -> ManualClock:
     return ManualClock(FRIDAY_4PM)
-
-
-@pytest.fixture()
-def engine(store_url: str) -> Iterator[Engine]:
-    engine = make_engine(store_url)
-    create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture()

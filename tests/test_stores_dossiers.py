@@ -39,14 +39,6 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture()
-def engine(store_url: str) -> Iterator[Engine]:
-    engine = make_engine(store_url)
-    create_all(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture()
 def registry(engine: Engine, clock: ManualClock) -> SqlDossierRegistry:
     registry = SqlDossierRegistry(engine, clock=clock)
     registry.create(

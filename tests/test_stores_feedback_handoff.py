@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine
 
 from core.clock import ManualClock
-from core.db import create_all, make_engine
 from core.feedback import FeedbackError, FeedbackService
 from core.handoff import HandoffService
 from core.settings import Settings
@@ -21,14 +19,6 @@ HOURS = OfficerHours.parse("mon-fri 07:30-11:30,13:30-17:00")
 def hanoi(day: int, hour: int, minute: int = 0) -> datetime:
     """March 2025 in Hà Nội (UTC+7): the 17th is a Monday."""
     return datetime(2025, 3, day, hour, minute, tzinfo=timezone(timedelta(hours=7)))
-
-
-@pytest.fixture()
-def engine(store_url: str) -> Iterator[Engine]:
-    engine = make_engine(store_url)
-    create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture()
