@@ -161,6 +161,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "tạm vắng": ("khai báo tạm vắng", "vắng mặt ở địa phương", "tạm vắng"),
     "trợ cấp xã hội": ("trợ cấp", "bảo trợ xã hội", "tiền trợ cấp", "hỗ trợ hàng tháng"),
     "số điện thoại": ("sđt", "sdt", "điện thoại"),
+    "có yếu tố nước ngoài": ("việt kiều", "người nước ngoài", "nước ngoài", "ngoại quốc", "lấy chồng nước ngoài",
+                             "lấy vợ nước ngoài", "quốc tịch nước ngoài"),
+    "người gốc việt nam": ("nguồn gốc việt nam", "gốc việt", "gốc việt nam"),
 }
 
 # Chat abbreviations and teencode, mapped word for word (folded surface → normalised word).

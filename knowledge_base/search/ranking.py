@@ -38,8 +38,11 @@ ACTIONS: dict[str, str] = {
     "cấp lại": "reissue", "làm lại": "reissue", "xin lại": "reissue", "bị mất": "reissue",
     "đánh mất": "reissue", "làm mất": "reissue", "mất giấy": "reissue", "mất thẻ": "reissue",
     "mất sổ": "reissue", "mất bằng": "reissue", "mất cccd": "reissue", "mất căn cước": "reissue",
-    "mất hộ chiếu": "reissue", "mất ví": "reissue", "hỏng": "reissue", "rách": "reissue",
+    "mất hộ chiếu": "reissue", "mất ví": "reissue",
     "cấp đổi": "exchange", "đổi": "exchange", "đổi lại": "exchange", "hết hạn": "exchange",
+    # A damaged card or certificate is exchanged (cấp đổi), not reissued: cấp lại is for a lost one.
+    "hỏng": "exchange", "hư hỏng": "exchange", "rách": "exchange", "bể": "exchange", "vỡ": "exchange",
+    "mờ": "exchange", "gãy": "exchange",
     "gia hạn": "extend", "thu hồi": "revoke", "xóa đăng ký": "deregister", "xóa": "deregister",
     "chấm dứt": "terminate", "giải thể": "terminate", "tạm ngừng": "suspend",
     "tạm dừng": "suspend", "điều chỉnh": "amend", "thay đổi": "amend", "bổ sung": "amend",
