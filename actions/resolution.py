@@ -93,8 +93,7 @@ def resolve(
     except EmptyQueryError:
         return Resolution(ANSWER, context, from_context=True) if context else Resolution(ASK_WHICH)
 
-    threshold = catalogue.searcher.not_found_threshold
-    confident = [h for h in hits if h.score >= threshold]
+    confident = [h for h in hits if catalogue.searcher.is_confident(h)]
     if not confident:
         if context is not None and len(words) <= 1:
             return Resolution(ANSWER, context, query=query, from_context=True)

@@ -30,11 +30,11 @@ def search_procedures(
         raise HTTPException(
             status_code=422, detail="Vui lòng nhập tên hoặc mô tả thủ tục cần tìm (q không được trống)."
         ) from None
-    threshold = catalogue.searcher.not_found_threshold
+    searcher = catalogue.searcher
     return {
         "query": q,
-        "found": bool(hits) and hits[0].score >= threshold,
-        "threshold": threshold,
+        "found": bool(hits) and searcher.is_confident(hits[0]),
+        "threshold": searcher.not_found_threshold,
         "results": [h.to_dict() for h in hits],
     }
 

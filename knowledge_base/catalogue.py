@@ -33,7 +33,7 @@ class Catalogue:
         if self.searcher.backend.count() != self.store.count():
             self.reindex()
         elif changed:
-            self.searcher.upsert(p for p in self.store.get_many(changed).values())
+            self.searcher.upsert(self.store.get_many(changed).values())
 
     def reindex(self) -> int:
         return self.searcher.rebuild(self.store.all())

@@ -11,6 +11,8 @@ process imports it too. Every function here keeps Python ≥ 3.10 syntax and no 
 - ``expand_synonyms``: abbreviations and citizen words mapped to the catalogue's words, used the
   same way when indexing and when querying.
 - ``strip_fillers``: question filler ("cho em hỏi", "như thế nào", "ạ") removed.
+
+Search combines these in ``knowledge_base.search.analysis.analyze_query``.
 """
 
 from __future__ import annotations
@@ -294,13 +296,3 @@ def strip_fillers(text: str) -> str:
             kept.append(words[i])
             i += 1
     return " ".join(kept)
-
-
-def canonical_query(text: str) -> str:
-    """What search uses from a citizen's message: abbreviations expanded, synonyms added (found
-    before filler is cut, so "bị mất" still counts), filler removed."""
-    expanded = expand_abbreviations(text)
-    extra = synonym_expansions(expanded)
-    content = strip_fillers(expanded) or expanded
-    present = fold(content)
-    return " ".join([content, *(c for c in extra if fold(c) not in present)])

@@ -69,11 +69,11 @@ def kb_search(
     if json_out:
         typer.echo(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
         return
-    threshold = catalogue.searcher.not_found_threshold
-    if not hits or hits[0].score < threshold:
+    searcher = catalogue.searcher
+    if not hits or not searcher.is_confident(hits[0]):
         typer.echo("Không tìm thấy thủ tục phù hợp.")
     for hit in hits:
-        mark = " " if hit.score >= threshold else "?"
+        mark = " " if searcher.is_confident(hit) else "?"
         typer.echo(f"{mark} {hit.score:.3f}  {hit.code:<10} {hit.name}")
 
 

@@ -93,7 +93,6 @@ class AnalyzedQuery:
     """A citizen's question reduced to what search needs."""
 
     original: str
-    content: str  # filler removed, abbreviations expanded, synonyms appended
     words: tuple[str, ...]  # normalised content words as typed (diacritics kept if typed)
     expansions: tuple[str, ...]  # words added by synonyms
     folded_words: tuple[str, ...] = field(default=())
@@ -127,7 +126,6 @@ def analyze_query(query: str) -> AnalyzedQuery:
     folded = tuple(dict.fromkeys(vn.fold(w) for w in (*words, *extra)))
     return AnalyzedQuery(
         original=query,
-        content=" ".join([content, *extra]),
         words=words,
         expansions=tuple(extra),
         folded_words=folded,

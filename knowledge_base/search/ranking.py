@@ -112,17 +112,17 @@ class Ranker:
     def add(self, doc: IndexDoc) -> None:
         old = self._features.get(doc.code)
         if old is not None:
-            self._df.subtract(_vocabulary(old))
+            self._df.subtract(old.vocabulary)
         features = DocFeatures.of(doc)
         self._features[doc.code] = features
-        self._df.update(_vocabulary(features))
+        self._df.update(features.vocabulary)
         self._idf.clear()
         self._name_weights.clear()
 
     def remove(self, code: str) -> None:
         old = self._features.pop(code, None)
         if old is not None:
-            self._df.subtract(_vocabulary(old))
+            self._df.subtract(old.vocabulary)
             self._idf.clear()
             self._name_weights.clear()
 
@@ -276,10 +276,6 @@ def _action_score(query_actions: frozenset[str], doc_action: str) -> float:
     if not query_actions:
         return 1.0 if doc_action in _BASE_ACTIONS else 0.0
     return 1.0 if doc_action in query_actions else 0.0
-
-
-def _vocabulary(doc: DocFeatures) -> frozenset[str]:
-    return doc.vocabulary
 
 
 def _word_match(word: str, folded: str, doc: DocFeatures) -> float:

@@ -65,11 +65,11 @@ class Searcher:
         ranker = self.ranker
         codes = self.backend.candidates(self._recall_query(analyzed, ranker), CANDIDATES)
         ranked = ranker.rank(analyzed, codes)[:top]
-        names = {code: doc for code, doc in ((c, self._doc(c)) for c, _ in ranked)}
-        return [
-            SearchHit(code=code, name=names[code][0], score=round(score, 4), url=names[code][1])
-            for code, score in ranked
-        ]
+        hits = []
+        for code, score in ranked:
+            name, url = ranker.display(code)
+            hits.append(SearchHit(code=code, name=name, score=round(score, 4), url=url))
+        return hits
 
     @staticmethod
     def _recall_query(query: AnalyzedQuery, ranker: Ranker) -> AnalyzedQuery:
@@ -91,6 +91,3 @@ class Searcher:
 
     def is_confident(self, hit: SearchHit) -> bool:
         return hit.score >= self.not_found_threshold
-
-    def _doc(self, code: str) -> tuple[str, str | None]:
-        return self.ranker.display(code)
