@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -187,6 +188,10 @@ class ComplaintRow(Base):
     reply_text: Mapped[str] = mapped_column(Text, default="")
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     assigned_to: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    assigned_agency: Mapped[str | None] = mapped_column(String(64), nullable=True)  # agency code handling it
+    priority: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")  # low|normal|high
+    outcome: Mapped[str] = mapped_column(Text, default="", server_default="")  # kết quả xử lý, when closed
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
     history: Mapped[list[ComplaintEventRow]] = relationship(
@@ -269,9 +274,7 @@ class HandoffRow(Base):
     __tablename__ = "handoffs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
-    )
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     officer: Mapped[str | None] = mapped_column(String(128), nullable=True)
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -279,3 +282,206 @@ class HandoffRow(Base):
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     conversation: Mapped[ConversationRow] = relationship(back_populates="handoffs")
+
+
+# --- Channel gateway (connectors/) -------------------------------------------------------------------
+
+
+class InboxMessageRow(Base):
+    """A message received from a channel, stored before it is acknowledged (durable inbox).
+
+    Keyed by the platform's own message id so a redelivered webhook is dropped. The worker passes
+    ``pending`` rows to Rasa (or to the officer's inbox when the conversation is handed off)."""
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_message_id", name="uq_inbox_platform_id"),
+        Index("ix_inbox_status", "status", "next_attempt_at", "id"),
+        Index("ix_inbox_sender", "channel", "sender_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))  # zalo | telegram | webchat
+    platform_message_id: Mapped[str] = mapped_column(String(128))
+    sender_id: Mapped[str] = mapped_column(String(128))  # the platform's user id (no channel prefix)
+    kind: Mapped[str] = mapped_column(String(32), default="text")  # text | button | image | location | follow
+    text: Mapped[str] = mapped_column(Text, default="")  # or the button payload sent to Rasa
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)  # image URL / file id, location, raw event name
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | officer | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class OutboxMessageRow(Base):
+    """A message to send to a citizen through a channel (bot replies, officer replies, notifications)."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_status", "status", "next_attempt_at", "id"),
+        Index("ix_outbox_recipient", "channel", "recipient_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    recipient_id: Mapped[str] = mapped_column(String(128))  # the platform's user id
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox_messages.id"), nullable=True)
+    author: Mapped[str] = mapped_column(String(128), default="bot")  # bot | officer:<username> | system
+    text: Mapped[str] = mapped_column(Text, default="")
+    buttons: Mapped[list] = mapped_column(JSON, default=list)  # [{"title": ..., "payload": ...}]
+    image_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ChannelTokenRow(Base):
+    """The current OAuth token pair of a channel (Zalo's refresh tokens are single-use: replace atomically)."""
+
+    __tablename__ = "channel_tokens"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CallbackKeyRow(Base):
+    """A short key standing for a long button payload (Telegram's callback_data holds 64 bytes)."""
+
+    __tablename__ = "callback_keys"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ChatMessageRow(Base):
+    """The transcript: every message in and out of a conversation, as the citizen and staff saw it.
+
+    Written by the gateway (citizen and bot messages) and the back office (officer replies). The widget's
+    history, the officer's transcript view and the dashboard's message counts read it."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_sender", "channel", "sender_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    sender_id: Mapped[str] = mapped_column(String(128))  # the citizen's platform user id
+    direction: Mapped[str] = mapped_column(String(8))  # in | out
+    author: Mapped[str] = mapped_column(String(128), default="citizen")  # citizen | bot | officer:<username>
+    text: Mapped[str] = mapped_column(Text, default="")
+    buttons: Mapped[list] = mapped_column(JSON, default=list)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+# --- Back office (backoffice/) -----------------------------------------------------------------------
+
+
+class StaffUserRow(Base):
+    """An officer (cán bộ), supervisor or admin of the back office. Passwords are argon2 hashes."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(Text, default="")
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))  # officer | supervisor | admin
+    agency: Mapped[str | None] = mapped_column(String(64), nullable=True)  # agency code
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class StaffSessionRow(Base):
+    """A logged-in staff session; the cookie holds the token, the table only its SHA-256."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LoginAttemptRow(Base):
+    """A failed or successful staff login, for throttling (per username and per client address)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_user", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64), default="")
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuditLogRow(Base):
+    """Who did what, when, to which record (staff actions; visible to admins)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))  # e.g. complaint.assign, user.create, catalogue.import
+    target_type: Mapped[str] = mapped_column(String(32), default="")
+    target_id: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)  # never personal data of citizens
+    client: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiKeyRow(Base):
+    """An API key of a source system (one-stop-shop software) pushing dossier statuses; stored hashed."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex of the key
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ComplaintNoteRow(Base):
+    """An internal note of staff on a complaint (never shown to the citizen)."""
+
+    __tablename__ = "complaint_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class BotTurnRow(Base):
+    """One citizen message as the bot understood it (written by the action server), for the dashboard:
+    % understood, questions without an answer, top asked procedures."""
+
+    __tablename__ = "bot_turns"
+    __table_args__ = (Index("ix_bot_turns_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), default="")
+    sender_id: Mapped[str] = mapped_column(String(128), default="")
+    text: Mapped[str] = mapped_column(Text, default="")  # as typed (phone numbers/CCCD masked before storing)
+    intent: Mapped[str] = mapped_column(String(64), default="")
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    outcome: Mapped[str] = mapped_column(String(16), default="answered")  # answered | not_found | fallback
+    procedure_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
