@@ -55,6 +55,9 @@ class Settings:
     complaint_due_working_days: int = 10  # hạn trả lời phản ánh, kiến nghị (Mon-Fri)
     officer_hours: str = "mon-fri 07:30-11:30,13:30-17:00"  # giờ làm việc của cán bộ (local time)
     handoff_minutes_per_waiting: float = 5.0  # rough wait estimate per citizen ahead in the queue
+    office_contact: str = ""  # how citizens reach the office (address, hotline), shown e.g. for overdue dossiers
+    secure_cookies: bool = False  # back-office cookies Secure even on plain HTTP (TLS ends at a proxy)
+    staff_session_hours: float = 8.0  # lifetime of a back-office login
 
     @property
     def search_db_path(self) -> Path:
@@ -72,6 +75,8 @@ class Settings:
         channel_names = (
             "ZALO_APP_ID", "ZALO_APP_SECRET", "ZALO_OA_SECRET_KEY", "ZALO_ACCESS_TOKEN",
             "ZALO_REFRESH_TOKEN", "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET",
+            "TELEGRAM_WEBHOOK_URL",  # public URL for `motcua telegram set-webhook` (informational)
+            "TELEGRAM_POLLING",  # "1": the app fetches updates with getUpdates (local use, no public URL)
         )
         channels = {name: _env(name) for name in channel_names}
         channels["ZALO_API_BASE"] = _env("ZALO_API_BASE", "https://openapi.zalo.me")
@@ -84,7 +89,7 @@ class Settings:
             elasticsearch_url=_env("ELASTICSEARCH_URL", "http://127.0.0.1:9200"),
             elasticsearch_index=_env("MOTCUA_ES_INDEX", "motcua-procedures"),
             rasa_url=_env("RASA_URL", "http://127.0.0.1:5005"),
-            not_found_threshold=float(_env("MOTCUA_NOT_FOUND_THRESHOLD", "0.26")),
+            not_found_threshold=float(_env("MOTCUA_NOT_FOUND_THRESHOLD", "0.30")),
             channels=channels,
             timezone=_env("MOTCUA_TIMEZONE", "Asia/Ho_Chi_Minh"),
             dossier_backend=_choice("MOTCUA_DOSSIER_BACKEND", "sql", {"sql", "http"}),
@@ -99,6 +104,9 @@ class Settings:
             complaint_due_working_days=int(_env("MOTCUA_COMPLAINT_DUE_WORKING_DAYS", "10")),
             officer_hours=_env("MOTCUA_OFFICER_HOURS", "mon-fri 07:30-11:30,13:30-17:00"),
             handoff_minutes_per_waiting=float(_env("MOTCUA_HANDOFF_MINUTES_PER_WAITING", "5")),
+            office_contact=_env("MOTCUA_OFFICE_CONTACT"),
+            secure_cookies=_env("MOTCUA_SECURE_COOKIES", "0").lower() in {"1", "true", "yes"},
+            staff_session_hours=float(_env("MOTCUA_STAFF_SESSION_HOURS", "8")),
         )
 
 

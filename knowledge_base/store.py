@@ -6,7 +6,7 @@ Importing an official record refreshes the official fields and keeps our own wor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal
 
 from sqlalchemy import Engine, func, select
@@ -70,22 +70,41 @@ class CatalogueStore:
 
     def upsert_official(self, procedure: Procedure, *, partial: bool = False) -> UpsertOutcome:
         """Insert or refresh one official record; ``partial`` only overwrites non-empty fields."""
+        return self.upsert_official_many([(procedure, partial)])[0]
+
+    def upsert_official_many(self, items: Sequence[tuple[Procedure, bool]]) -> list[UpsertOutcome]:
+        """``upsert_official`` for many (procedure, partial) pairs in one transaction, in order.
+
+        One commit per batch instead of one per record: importing the whole national catalogue is
+        dominated by commits otherwise. A later item with the same code sees the earlier one."""
+        if not items:
+            return []
         with Session(self.engine) as session, session.begin():
-            row = session.get(ProcedureRow, procedure.code)
-            if row is None:
-                session.add(_row(procedure.model_copy(update={"builtin": False}), official=True))
-                return "imported"
-            current = Procedure.model_validate(row.document)
-            if partial:
-                fresh = {k: v for k, v in procedure.official_fields().items() if v not in (None, "", [])}
-                merged = Procedure.model_validate({**current.model_dump(), **fresh})
-            else:
-                merged = current.with_official(procedure)
-            if merged == current and row.official:
-                return "unchanged"
-            _update(row, merged)
-            row.official = True
-            return "updated"
+            codes = list({procedure.code for procedure, _ in items})
+            rows = {row.code: row for row in session.scalars(select(ProcedureRow).where(ProcedureRow.code.in_(codes)))}
+            return [_merge_official(session, rows, procedure, partial) for procedure, partial in items]
+
+
+def _merge_official(
+    session: Session, rows: dict[str, ProcedureRow], procedure: Procedure, partial: bool
+) -> UpsertOutcome:
+    row = rows.get(procedure.code)
+    if row is None:
+        row = _row(procedure.model_copy(update={"builtin": False}), official=True)
+        session.add(row)
+        rows[procedure.code] = row
+        return "imported"
+    current = Procedure.model_validate(row.document)
+    if partial:
+        fresh = {k: v for k, v in procedure.official_fields().items() if v not in (None, "", [])}
+        merged = Procedure.model_validate({**current.model_dump(), **fresh})
+    else:
+        merged = current.with_official(procedure)
+    if merged == current and row.official:
+        return "unchanged"
+    _update(row, merged)
+    row.official = True
+    return "updated"
 
 
 def _row(procedure: Procedure, *, official: bool) -> ProcedureRow:

@@ -24,7 +24,7 @@ def _settings(tmp_path: Path) -> Settings:
         elasticsearch_url="",
         elasticsearch_index="unused",
         rasa_url="http://127.0.0.1:5005",
-        not_found_threshold=0.26,
+        not_found_threshold=0.30,
     )
 
 
@@ -125,8 +125,14 @@ def test_empty_query_is_a_clear_422(client: TestClient, query: str) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ['"khai sinh', "khai* -sinh", "a AND b OR NEAR(c d)", "(x) ~y :z", "' OR 1=1; DROP TABLE procedures --",
-     "khai sinh " * 1000],
+    [
+        '"khai sinh',
+        "khai* -sinh",
+        "a AND b OR NEAR(c d)",
+        "(x) ~y :z",
+        "' OR 1=1; DROP TABLE procedures --",
+        "khai sinh " * 1000,
+    ],
 )
 def test_hostile_queries_never_raise(client: TestClient, query: str) -> None:
     response = client.get("/api/procedures/search", params={"q": query[:10_000]})

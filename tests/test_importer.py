@@ -8,6 +8,7 @@ import io
 import json
 import tarfile
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,9 +71,7 @@ RESULTS = (
 )
 
 
-def record(
-    code: str = "1.004073", name: str = "Tuyển chọn công dân vào Công an nhân dân", **extra: Any
-) -> dict:
+def record(code: str = "1.004073", name: str = "Tuyển chọn công dân vào Công an nhân dân", **extra: Any) -> dict:
     base = {
         "ma_thu_tuc": code,
         "detail_url": "https://dichvucong.gov.vn/thu-tuc-hanh-chinh/019d2bf7",
@@ -128,10 +127,7 @@ class FakeStore:
 
 def test_clean_drops_no_info_ui_tail_and_makes_nfc() -> None:
     assert P.clean("Không có thông tin") == ""
-    assert (
-        P.clean("Không có thông tinTừ khóaKhông có thông tinMô tảKhông có thông tinChọn cơ quan thực hiện")
-        == ""
-    )
+    assert P.clean("Không có thông tinTừ khóaKhông có thông tinMô tảKhông có thông tinChọn cơ quan thực hiện") == ""
     decomposed = unicodedata.normalize("NFD", "Đăng ký thường trú")
     assert P.clean(decomposed) == "Đăng ký thường trú"
     assert unicodedata.is_normalized("NFC", P.clean(decomposed))
@@ -169,9 +165,7 @@ def test_steps_split_on_buoc_and_join_wrapped_lines() -> None:
 
 
 def test_conditions_split_bullets() -> None:
-    text = (
-        "Người dự tuyển phải đảm bảo:\n1. Tiêu chuẩn chính trị;\n+ Thị lực không kính mỗi mắt\nđạt 9-10/10."
-    )
+    text = "Người dự tuyển phải đảm bảo:\n1. Tiêu chuẩn chính trị;\n+ Thị lực không kính mỗi mắt\nđạt 9-10/10."
     assert P.parse_conditions(text) == [
         "Người dự tuyển phải đảm bảo:",
         "1. Tiêu chuẩn chính trị;",
@@ -367,9 +361,7 @@ def _write_json(path: Path, data: object) -> None:
 
 def test_directory_import(tmp_path: Path) -> None:
     _write_json(tmp_path / "bo-cong-an" / "1.004073.json", record())
-    _write_json(
-        tmp_path / "bo-tu-phap" / "1.000094.json", record("1.000094", "Đăng ký kết hôn có yếu tố nước ngoài")
-    )
+    _write_json(tmp_path / "bo-tu-phap" / "1.000094.json", record("1.000094", "Đăng ký kết hôn có yếu tố nước ngoài"))
     store = FakeStore()
     report = run_import(tmp_path, store, progress=False)
     assert (report.read, report.imported, len(report.skipped)) == (2, 2, 0)
@@ -404,6 +396,56 @@ def test_tar_gz_import_and_code_mismatch_warning(tmp_path: Path) -> None:
     assert store.items["3.000224"].ministry == "Bộ Công an"
 
 
+class BatchStore(FakeStore):
+    """A store that writes batches in one transaction and refuses one code (a database error)."""
+
+    def __init__(self, refused: str) -> None:
+        super().__init__()
+        self.refused = refused
+        self.batches: list[int] = []
+
+    def upsert_official(
+        self, procedure: Procedure, *, partial: bool = False
+    ) -> Literal["imported", "updated", "unchanged"]:
+        if procedure.code == self.refused:
+            raise RuntimeError("database refused the row")
+        return super().upsert_official(procedure, partial=partial)
+
+    def upsert_official_many(
+        self, items: Sequence[tuple[Procedure, bool]]
+    ) -> list[Literal["imported", "updated", "unchanged"]]:
+        if any(procedure.code == self.refused for procedure, _ in items):
+            raise RuntimeError("database refused the batch")  # nothing of the batch was written
+        self.batches.append(len(items))
+        return [super(BatchStore, self).upsert_official(p, partial=partial) for p, partial in items]
+
+
+def test_batched_import_loses_only_the_record_the_store_refuses(tmp_path: Path) -> None:
+    codes = [f"1.{900000 + i}" for i in range(12)]
+    path = tmp_path / "procedures.jsonl"
+    path.write_text("\n".join(json.dumps(record(c, f"Thủ tục {c}"), ensure_ascii=False) for c in codes), "utf-8")
+    store = BatchStore(refused=codes[5])
+    report = run_import(path, store, progress=False)
+    assert (report.read, report.imported) == (12, 11)
+    assert [i.reason for i in report.skipped] == ["could not be stored: RuntimeError: database refused the row"]
+    assert set(store.items) == set(codes) - {codes[5]}
+
+
+def test_catalogue_store_imports_in_batches_and_reimports_unchanged(tmp_path: Path) -> None:
+    from core.db import make_engine
+    from knowledge_base.store import CatalogueStore
+
+    path = tmp_path / "procedures.jsonl"
+    rows = [record(f"1.{900000 + i}", f"Thủ tục {i}") for i in range(7)] + [record("1.900000", "Thủ tục 0 sửa")]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), "utf-8")
+    store = CatalogueStore(make_engine(f"sqlite:///{tmp_path / 'store.db'}"))
+    first = run_import(path, store, progress=False)
+    assert (first.imported, first.updated) == (7, 1)  # the repeated code updates the row of the same batch
+    assert (procedure := store.get("1.900000")) is not None and procedure.name == "Thủ tục 0 sửa"
+    again = run_import(path, store, progress=False)
+    assert (again.imported, again.updated, again.unchanged) == (0, 2, 6)  # code 1.900000 flips twice
+
+
 def test_jsonl_gz_import(tmp_path: Path) -> None:
     path = tmp_path / "procedures.jsonl.gz"
     rows = [
@@ -425,9 +467,7 @@ def test_xlsx_import_is_partial(tmp_path: Path) -> None:
     wb = Workbook()
     ws = wb.active
     ws.title = "Danh sách TTHC"
-    ws.append(
-        ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập – Tự do – Hạnh phúc\n\nDANH SÁCH THỦ TỤC HÀNH CHÍNH"]
-    )
+    ws.append(["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM\nĐộc lập – Tự do – Hạnh phúc\n\nDANH SÁCH THỦ TỤC HÀNH CHÍNH"])
     ws.append(["Mã số", "Tên", "Cơ quan ban hành", "Cơ quan thực hiện", "Lĩnh vực"])
     ws.append(
         [
@@ -530,9 +570,7 @@ def test_idempotent_with_the_real_store(tmp_path: Path) -> None:
 
     from knowledge_base.store import CatalogueStore
 
-    _write_json(
-        tmp_path / "bo-cong-an" / "1.004073.json", record(trinh_tu_thuc_hien="Bước 1: Nộp.\nBước 2: Nhận.")
-    )
+    _write_json(tmp_path / "bo-cong-an" / "1.004073.json", record(trinh_tu_thuc_hien="Bước 1: Nộp.\nBước 2: Nhận."))
     store = CatalogueStore(create_engine(f"sqlite:///{tmp_path / 'kb.sqlite'}"))
     assert run_import(tmp_path, store, progress=False).imported == 1
     second = run_import(tmp_path, store, progress=False)

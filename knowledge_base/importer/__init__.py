@@ -9,8 +9,9 @@ twice reports every record unchanged the second time.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from tqdm import tqdm
 
@@ -19,15 +20,25 @@ from knowledge_base.importer.readers import UnsupportedFormat, detect_format, it
 from knowledge_base.importer.report import ImportReport
 from knowledge_base.model import Procedure
 
-__all__ = ["ImportReport", "ProcedureSink", "UnsupportedFormat", "detect_format", "run_import"]
+__all__ = ["BatchSink", "ImportReport", "ProcedureSink", "UnsupportedFormat", "detect_format", "run_import"]
+
+Outcome = Literal["imported", "updated", "unchanged"]
+BATCH_SIZE = 250  # records per transaction when the sink can take batches
 
 
 class ProcedureSink(Protocol):
     """What the importer needs from the catalogue store."""
 
-    def upsert_official(
-        self, procedure: Procedure, *, partial: bool = False
-    ) -> Literal["imported", "updated", "unchanged"]: ...
+    def upsert_official(self, procedure: Procedure, *, partial: bool = False) -> Outcome: ...
+
+
+@runtime_checkable
+class BatchSink(Protocol):
+    """A sink that can also write many records in one transaction (the SQL store)."""
+
+    def upsert_official(self, procedure: Procedure, *, partial: bool = False) -> Outcome: ...
+
+    def upsert_official_many(self, items: Sequence[tuple[Procedure, bool]]) -> list[Outcome]: ...
 
 
 def run_import(path: Path, store: ProcedureSink, *, progress: bool = True) -> ImportReport:
@@ -40,6 +51,7 @@ def run_import(path: Path, store: ProcedureSink, *, progress: bool = True) -> Im
     report = ImportReport(source=str(path))
     records = iter_records(path)
     show = progress and sys.stderr.isatty()
+    pending: list[tuple[str, Procedure, bool]] = []
     with tqdm(records, desc="Importing", unit=" records", disable=not show, file=sys.stderr) as bar:
         for raw in bar:
             report.read += 1
@@ -58,5 +70,31 @@ def run_import(path: Path, store: ProcedureSink, *, progress: bool = True) -> Im
                 report.warn(raw.source, warning)
             if not raw.partial:
                 report.parsed(converted.present, converted.failures)
-            report.count(store.upsert_official(converted.procedure, partial=raw.partial))
+            pending.append((raw.source, converted.procedure, raw.partial))
+            if len(pending) >= BATCH_SIZE:
+                _flush(pending, store, report)
+        _flush(pending, store, report)
     return report
+
+
+def _flush(pending: list[tuple[str, Procedure, bool]], store: ProcedureSink, report: ImportReport) -> None:
+    """Write the pending records: in one transaction when the sink can, else one by one. When the batch
+    fails as a whole, each record is retried on its own so one bad record only skips itself."""
+    if not pending:
+        return
+    batch = list(pending)
+    pending.clear()
+    if isinstance(store, BatchSink) and len(batch) > 1:
+        try:
+            outcomes = store.upsert_official_many([(procedure, partial) for _, procedure, partial in batch])
+        except Exception:  # retried record by record below, where each failure is reported
+            pass
+        else:
+            for outcome in outcomes:
+                report.count(outcome)
+            return
+    for source, procedure, partial in batch:
+        try:
+            report.count(store.upsert_official(procedure, partial=partial))
+        except Exception as exc:  # a record the store rejects must not lose the rest
+            report.skip(source, f"could not be stored: {type(exc).__name__}: {exc}")

@@ -17,6 +17,10 @@ from knowledge_base.model import Procedure
 
 # field → weight in ranking; name is boosted, citizen words next, then the rest.
 FIELDS: tuple[str, ...] = ("name", "terms", "field", "body")
+# Fields the engines search for candidates first: what a procedure *is*. The long body (documents,
+# results, conditions) matches almost any question and only slows the engines down; it is searched
+# only when these find too little.
+RECALL_FIELDS: tuple[str, ...] = ("name", "terms", "field")
 
 
 @dataclass(frozen=True)
@@ -33,15 +37,24 @@ class IndexDoc:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "code": self.code, "name": self.name, "url": self.url, "builtin": self.builtin,
-            "exact": self.exact, "folded": self.folded, "term_phrases": [list(p) for p in self.term_phrases],
+            "code": self.code,
+            "name": self.name,
+            "url": self.url,
+            "builtin": self.builtin,
+            "exact": self.exact,
+            "folded": self.folded,
+            "term_phrases": [list(p) for p in self.term_phrases],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IndexDoc:
         return cls(
-            code=data["code"], name=data["name"], url=data["url"], builtin=data["builtin"],
-            exact=dict(data["exact"]), folded=dict(data["folded"]),
+            code=data["code"],
+            name=data["name"],
+            url=data["url"],
+            builtin=data["builtin"],
+            exact=dict(data["exact"]),
+            folded=dict(data["folded"]),
             term_phrases=tuple(tuple(p) for p in data["term_phrases"]),
         )
 
@@ -74,9 +87,7 @@ def analyze_procedure(procedure: Procedure) -> IndexDoc:
             normalised = vn.expand_synonyms(normalised)
         exact[name] = normalised
         folded[name] = vn.fold(normalised)
-    phrases = tuple(
-        tuple(vn.fold(term).split()) for term in procedure.citizen_terms if len(vn.syllables(term)) >= 2
-    )
+    phrases = tuple(tuple(vn.fold(term).split()) for term in procedure.citizen_terms if len(vn.syllables(term)) >= 2)
     return IndexDoc(
         code=procedure.code,
         name=procedure.name,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from knowledge_base.search.analysis import AnalyzedQuery, IndexDoc
+from knowledge_base.search.analysis import RECALL_FIELDS, AnalyzedQuery, IndexDoc
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,8 @@ class SearchBackend(Protocol):
     def upsert(self, docs: Iterable[IndexDoc]) -> int:
         """Add or replace documents; returns how many."""
 
-    def candidates(self, query: AnalyzedQuery, limit: int) -> list[str]:
-        """Codes of the documents that best match, best first (recall matters, not order)."""
+    def candidates(self, query: AnalyzedQuery, limit: int, fields: tuple[str, ...] = RECALL_FIELDS) -> list[str]:
+        """Codes of the documents whose folded ``fields`` best match, best first (recall matters, not order)."""
 
     def all_docs(self) -> Iterator[IndexDoc]:
         """Every indexed document (used to build the shared ranker)."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
-from knowledge_base.search.analysis import FIELDS, AnalyzedQuery, IndexDoc
+from knowledge_base.search.analysis import FIELDS, RECALL_FIELDS, AnalyzedQuery, IndexDoc
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +55,15 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
     return {"code": doc.code, "builtin": doc.builtin, **doc.fields(), "doc": doc.to_dict()}
 
 
-def build_query(query: AnalyzedQuery) -> dict[str, Any] | None:
+def build_query(query: AnalyzedQuery, fields: tuple[str, ...] = RECALL_FIELDS) -> dict[str, Any] | None:
     """One multi_match of the folded words over the folded fields, boosted like the SQLite bm25 weights
     (candidates are about recall; accents are weighed by the shared ranker, as on SQLite). User text is
     only ever a match value. None when there is nothing to look for."""
     folded = list(dict.fromkeys(w for w in query.folded_words if w))[:MAX_QUERY_WORDS]
     if not folded:
         return None
-    fields = [f"{name}_f^{FIELD_BOOSTS[name]}" for name in FIELDS]
-    return {"multi_match": {"query": " ".join(folded), "fields": fields, "type": "most_fields"}}
+    boosted = [f"{name}_f^{FIELD_BOOSTS[name]}" for name in FIELDS if name in fields]
+    return {"multi_match": {"query": " ".join(folded), "fields": boosted, "type": "most_fields"}}
 
 
 class ElasticsearchBackend:
@@ -119,9 +119,7 @@ class ElasticsearchBackend:
         return self._bulk(self.index, docs, refresh="wait_for")
 
     def _bulk(self, index: str, docs: Iterable[IndexDoc], refresh: bool | str) -> int:
-        actions = (
-            {"_op_type": "index", "_index": index, "_id": doc.code, "_source": _source(doc)} for doc in docs
-        )
+        actions = ({"_op_type": "index", "_index": index, "_id": doc.code, "_source": _source(doc)} for doc in docs)
         count, _ = helpers.bulk(self.client, actions, refresh=refresh, chunk_size=500)
         return int(count)
 
@@ -132,13 +130,17 @@ class ElasticsearchBackend:
         self.client.indices.delete(index=self.index, ignore_unavailable=True)
 
     # --- searching ----------------------------------------------------------------------------
-    def candidates(self, query: AnalyzedQuery, limit: int) -> list[str]:
-        body = build_query(query)
+    def candidates(self, query: AnalyzedQuery, limit: int, fields: tuple[str, ...] = RECALL_FIELDS) -> list[str]:
+        body = build_query(query, fields)
         if body is None or limit <= 0:
             return []
         try:
             response = self.client.search(
-                index=self.index, query=body, size=int(limit), source=False, track_total_hits=False,
+                index=self.index,
+                query=body,
+                size=int(limit),
+                source=False,
+                track_total_hits=False,
             )
         except (ApiError, TransportError) as exc:
             log.warning("elasticsearch candidates failed: %s", exc)
@@ -147,8 +149,11 @@ class ElasticsearchBackend:
 
     def all_docs(self) -> Iterator[IndexDoc]:
         try:
-            hits = list(helpers.scan(self.client, index=self.index, query={"query": {"match_all": {}}},
-                                     _source=["doc"], size=500))
+            hits = list(
+                helpers.scan(
+                    self.client, index=self.index, query={"query": {"match_all": {}}}, _source=["doc"], size=500
+                )
+            )
         except NotFoundError:
             return
         docs = [IndexDoc.from_dict(hit["_source"]["doc"]) for hit in hits]

@@ -11,6 +11,7 @@ procedure's own name.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,24 +36,71 @@ W_COVERAGE, W_BIGRAM, W_NAME, W_PHRASE, W_ACTION, W_BUILTIN = 0.55, 0.4, 0.2, 0.
 # only by it, so the citizen's action ("bị mất" → cấp lại, "đổi") decides between them. A query with
 # no action asks about the plain procedure (cấp / đăng ký).
 ACTIONS: dict[str, str] = {
-    "cấp lại": "reissue", "làm lại": "reissue", "xin lại": "reissue", "bị mất": "reissue",
-    "đánh mất": "reissue", "làm mất": "reissue", "mất giấy": "reissue", "mất thẻ": "reissue",
-    "mất sổ": "reissue", "mất bằng": "reissue", "mất cccd": "reissue", "mất căn cước": "reissue",
-    "mất hộ chiếu": "reissue", "mất ví": "reissue",
-    "cấp đổi": "exchange", "đổi": "exchange", "đổi lại": "exchange", "hết hạn": "exchange",
+    "cấp lại": "reissue",
+    "làm lại": "reissue",
+    "xin lại": "reissue",
+    "bị mất": "reissue",
+    "đánh mất": "reissue",
+    "làm mất": "reissue",
+    "mất giấy": "reissue",
+    "mất thẻ": "reissue",
+    "mất sổ": "reissue",
+    "mất bằng": "reissue",
+    "mất cccd": "reissue",
+    "mất căn cước": "reissue",
+    "mất hộ chiếu": "reissue",
+    "mất ví": "reissue",
+    "cấp đổi": "exchange",
+    "đổi": "exchange",
+    "đổi lại": "exchange",
+    "hết hạn": "exchange",
     # A damaged card or certificate is exchanged (cấp đổi), not reissued: cấp lại is for a lost one.
-    "hỏng": "exchange", "hư hỏng": "exchange", "rách": "exchange", "bể": "exchange", "vỡ": "exchange",
-    "mờ": "exchange", "gãy": "exchange",
-    "gia hạn": "extend", "thu hồi": "revoke", "xóa đăng ký": "deregister", "xóa": "deregister",
-    "chấm dứt": "terminate", "giải thể": "terminate", "tạm ngừng": "suspend",
-    "tạm dừng": "suspend", "điều chỉnh": "amend", "thay đổi": "amend", "bổ sung": "amend",
-    "cải chính": "amend", "đính chính": "amend", "đăng ký lại": "reregister", "sang tên": "transfer",
-    "chuyển nhượng": "transfer", "chuyển đổi": "convert", "tách": "split", "hợp nhất": "merge",
-    "xác nhận": "confirm", "trình báo": "report", "khôi phục": "restore", "hủy": "cancel",
-    "chứng thực": "certify", "sao y": "certify", "công chứng": "certify", "cấp bản sao": "copy",
-    "trích lục": "copy", "ghi vào sổ": "record", "ghi chú": "record", "giải quyết": "settle",
+    "hỏng": "exchange",
+    "hư hỏng": "exchange",
+    "rách": "exchange",
+    "bể": "exchange",
+    "vỡ": "exchange",
+    "mờ": "exchange",
+    "gãy": "exchange",
+    "gia hạn": "extend",
+    "thu hồi": "revoke",
+    "xóa đăng ký": "deregister",
+    "xóa": "deregister",
+    "chấm dứt": "terminate",
+    "giải thể": "terminate",
+    "tạm ngừng": "suspend",
+    "tạm dừng": "suspend",
+    "điều chỉnh": "amend",
+    "thay đổi": "amend",
+    "bổ sung": "amend",
+    "cải chính": "amend",
+    "đính chính": "amend",
+    "đăng ký lại": "reregister",
+    "sang tên": "transfer",
+    "chuyển nhượng": "transfer",
+    "chuyển đổi": "convert",
+    "tách": "split",
+    "hợp nhất": "merge",
+    "xác nhận": "confirm",
+    "trình báo": "report",
+    "khôi phục": "restore",
+    "hủy": "cancel",
+    "chứng thực": "certify",
+    "sao y": "certify",
+    "công chứng": "certify",
+    "cấp bản sao": "copy",
+    "trích lục": "copy",
+    "ghi vào sổ": "record",
+    "ghi chú": "record",
+    "giải quyết": "settle",
 }
 _BASE_ACTIONS = frozenset({"issue", "register", ""})
+# Age-bound siblings ("… cho người dưới 14 tuổi" / "… từ đủ 14 tuổi trở lên"): a citizen who gives an
+# age ("con 16 tuổi") means the sibling whose range holds it; the other one is demoted.
+AGE_MISMATCH = 0.7
+_QUERY_AGE = re.compile(r"\b(\d{1,3}) tuoi\b")
+_NAME_UNDER = re.compile(r"\bduoi (\d{1,3}) tuoi\b")
+_NAME_FROM = re.compile(r"\btu (?:du )?(\d{1,3}) tuoi\b")
 _DOC_ACTIONS: dict[str, str] = {**ACTIONS, "cấp": "issue", "đăng ký": "register", "thủ tục đăng ký": "register"}
 
 
@@ -69,6 +117,7 @@ class DocFeatures:
     action: str  # what the name says the procedure does ("" when it says nothing recognisable)
     term_phrases: tuple[tuple[str, ...], ...]
     builtin: bool
+    ages: tuple[int, int] | None  # the age range the name restricts the procedure to, if any
 
     @classmethod
     def of(cls, doc: IndexDoc) -> DocFeatures:
@@ -95,6 +144,7 @@ class DocFeatures:
             action=name_action(doc.name),
             term_phrases=doc.term_phrases,
             builtin=doc.builtin,
+            ages=name_ages(doc.name),
         )
 
 
@@ -104,6 +154,7 @@ class Ranker:
     def __init__(self, docs: Iterable[IndexDoc] = ()) -> None:
         self._features: dict[str, DocFeatures] = {}
         self._df: Counter[str] = Counter()
+        self._pair_df: Counter[tuple[str, str]] = Counter()
         self._idf: dict[str, float] = {}
         self._name_weights: dict[str, tuple[float, tuple[tuple[str, float], ...]]] = {}
         for doc in docs:
@@ -113,9 +164,11 @@ class Ranker:
         old = self._features.get(doc.code)
         if old is not None:
             self._df.subtract(old.vocabulary)
+            self._pair_df.subtract(old.bigrams)
         features = DocFeatures.of(doc)
         self._features[doc.code] = features
         self._df.update(features.vocabulary)
+        self._pair_df.update(features.bigrams)
         self._idf.clear()
         self._name_weights.clear()
 
@@ -123,6 +176,7 @@ class Ranker:
         old = self._features.pop(code, None)
         if old is not None:
             self._df.subtract(old.vocabulary)
+            self._pair_df.subtract(old.bigrams)
             self._idf.clear()
             self._name_weights.clear()
 
@@ -150,6 +204,15 @@ class Ranker:
         self._idf[folded_word] = value
         return value
 
+    def pair_idf(self, pair: tuple[str, str]) -> float:
+        """How telling it is that a procedure's name or citizen words keep this word pair together:
+        "chứng thư" together is rarer (and says more) than "chứng" and "thư" apart."""
+        df = self._pair_df.get(pair, 0)
+        if df <= 0:
+            return min(self.idf(pair[0]), self.idf(pair[1]))
+        n = max(len(self._features), 1)
+        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
     def score(self, query: AnalyzedQuery, code: str) -> float:
         return self.rank(query, [code])[0][1]
 
@@ -174,26 +237,33 @@ class Ranker:
         typed = [vn.fold(w) for w in query.words]
         pairs = list(pairwise(typed))
         return _QueryPlan(
-            words=[
-                (w, f, wt, WRONG_ACCENT_MATCH if w != f else FOLDED_MATCH) for (w, f, _), wt in zip(words, weights)
-            ],
+            words=[(w, f, wt, WRONG_ACCENT_MATCH if w != f else FOLDED_MATCH) for (w, f, _), wt in zip(words, weights)],
             total=sum(weights),
-            pairs=[(p, min(self.idf(p[0]), self.idf(p[1]))) for p in pairs],
+            pairs=[(p, self.pair_idf(p)) for p in pairs],
             present=frozenset(query.folded_words),
             sequence=vn.fold(vn.expand_abbreviations(query.original)).split(),
             actions=query_actions(query.original),
+            ages=tuple(int(a) for a in _QUERY_AGE.findall(vn.fold(query.original))),
         )
 
     def _score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
         total_weight = W_COVERAGE + W_BIGRAM + W_NAME + W_PHRASE + W_ACTION + W_BUILTIN
+        age_fit = 1.0
+        if doc.ages and plan.ages and not any(doc.ages[0] <= age < doc.ages[1] for age in plan.ages):
+            age_fit = AGE_MISMATCH
         return (
-            W_COVERAGE * self._coverage(plan, doc)
-            + W_BIGRAM * self._bigram_score(plan, doc)
-            + W_NAME * self._name_coverage(plan, doc)
-            + W_PHRASE * self._phrase_score(plan, doc)
-            + W_ACTION * _action_score(plan.actions, doc.action)
-            + (W_BUILTIN if doc.builtin else 0.0)
-        ) / total_weight * min(1.0, plan.total / MIN_INFORMATION)
+            age_fit
+            * (
+                W_COVERAGE * self._coverage(plan, doc)
+                + W_BIGRAM * self._bigram_score(plan, doc)
+                + W_NAME * self._name_coverage(plan, doc)
+                + W_PHRASE * self._phrase_score(plan, doc)
+                + W_ACTION * _action_score(plan.actions, doc.action)
+                + (W_BUILTIN if doc.builtin else 0.0)
+            )
+            / total_weight
+            * min(1.0, plan.total / MIN_INFORMATION)
+        )
 
     # --- components ---------------------------------------------------------------------------
     def _coverage(self, plan: _QueryPlan, doc: DocFeatures) -> float:
@@ -243,6 +313,19 @@ class _QueryPlan:
     present: frozenset[str]
     sequence: list[str]
     actions: frozenset[str]
+    ages: tuple[int, ...]  # ages the citizen mentions ("con 16 tuổi")
+
+
+def name_ages(name: str) -> tuple[int, int] | None:
+    """[low, high) age range a procedure name restricts itself to: "dưới 14 tuổi" → (0, 14)."""
+    folded = vn.fold(name)
+    under = _NAME_UNDER.search(folded)
+    if under:
+        return 0, int(under.group(1))
+    start = _NAME_FROM.search(folded)
+    if start:
+        return int(start.group(1)), 1000
+    return None
 
 
 @lru_cache(maxsize=1)

@@ -8,12 +8,13 @@ from dataclasses import replace
 
 from knowledge_base import text as vn
 from knowledge_base.model import Procedure
-from knowledge_base.search.analysis import AnalyzedQuery, analyze_procedure, analyze_query
+from knowledge_base.search.analysis import FIELDS, AnalyzedQuery, analyze_procedure, analyze_query
 from knowledge_base.search.base import SearchBackend, SearchHit
 from knowledge_base.search.ranking import Ranker
 
 MAX_QUERY_CHARS = 10_000
-CANDIDATES = 150
+CANDIDATES = 80  # the shared ranker re-scores these; more costs latency and gains almost nothing
+MIN_CANDIDATES = 10  # fewer: ask again with every word, in every field (documents, results) too
 COMMON_WORD_SHARE = 0.2
 
 
@@ -22,7 +23,7 @@ class EmptyQueryError(ValueError):
 
 
 class Searcher:
-    def __init__(self, backend: SearchBackend, *, not_found_threshold: float = 0.26) -> None:
+    def __init__(self, backend: SearchBackend, *, not_found_threshold: float = 0.30) -> None:
         self.backend = backend
         self.not_found_threshold = not_found_threshold
         self._ranker: Ranker | None = None
@@ -63,7 +64,10 @@ class Searcher:
             raise EmptyQueryError("no searchable words")
         top = max(1, min(int(top), 50))
         ranker = self.ranker
-        codes = self.backend.candidates(self._recall_query(analyzed, ranker), CANDIDATES)
+        recall = self._recall_query(analyzed, ranker)
+        codes = self.backend.candidates(recall, CANDIDATES)
+        if len(codes) < MIN_CANDIDATES:
+            codes += self.backend.candidates(analyzed, CANDIDATES, FIELDS)
         ranked = ranker.rank(analyzed, codes)[:top]
         hits = []
         for code, score in ranked:
@@ -75,6 +79,7 @@ class Searcher:
     def _recall_query(query: AnalyzedQuery, ranker: Ranker) -> AnalyzedQuery:
         """The words worth asking the engine for: very common ones ("đăng", "ký", "cấp") match most of
         the catalogue and only slow the engine down; ranking still sees every word."""
+
         def keep(word: str) -> bool:
             return ranker.document_frequency(vn.fold(word)) <= COMMON_WORD_SHARE
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from knowledge_base.search.analysis import FIELDS, AnalyzedQuery, IndexDoc
+from knowledge_base.search.analysis import FIELDS, RECALL_FIELDS, AnalyzedQuery, IndexDoc
 
 _COLUMNS = [c for f in FIELDS for c in (f, f"{f}_f")]
 # bm25() weights, in column order: code (unindexed), then name, name_f, terms, terms_f, ...
@@ -26,14 +26,14 @@ def _quote(word: str) -> str:
     return '"' + word.replace('"', "") + '"'
 
 
-def fts_expression(query: AnalyzedQuery) -> str | None:
+def fts_expression(query: AnalyzedQuery, fields: tuple[str, ...] = RECALL_FIELDS) -> str | None:
     """An FTS5 MATCH expression built only from analysed \\w+ tokens, each quoted: user text can never
     inject FTS syntax (AND, NEAR, *, :, quotes) and nothing reaches SQL except as a bound parameter."""
     # Candidates come from the folded columns only (recall); accents matter in the shared ranking.
     folded = [_quote(w) for w in query.folded_words if w]
     if not folded:
         return None
-    folded_cols = " ".join(f"{f}_f" for f in FIELDS)
+    folded_cols = " ".join(f"{f}_f" for f in FIELDS if f in fields)
     return f"{{{folded_cols}}} : ({' OR '.join(folded)})"
 
 
@@ -56,9 +56,7 @@ class SqliteFtsBackend:
                 f"CREATE VIRTUAL TABLE IF NOT EXISTS procedures_fts USING fts5("
                 f"code UNINDEXED, {cols}, tokenize = 'unicode61 remove_diacritics 0')"
             )
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS procedure_docs (code TEXT PRIMARY KEY, doc TEXT NOT NULL)"
-            )
+            self._conn.execute("CREATE TABLE IF NOT EXISTS procedure_docs (code TEXT PRIMARY KEY, doc TEXT NOT NULL)")
 
     def rebuild(self, docs: Iterable[IndexDoc]) -> int:
         with self._lock, self._conn:
@@ -90,8 +88,8 @@ class SqliteFtsBackend:
             count += 1
         return count
 
-    def candidates(self, query: AnalyzedQuery, limit: int) -> list[str]:
-        expression = fts_expression(query)
+    def candidates(self, query: AnalyzedQuery, limit: int, fields: tuple[str, ...] = RECALL_FIELDS) -> list[str]:
+        expression = fts_expression(query, fields)
         if expression is None:
             return []
         sql = (
@@ -118,4 +116,3 @@ class SqliteFtsBackend:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
