@@ -3,8 +3,10 @@
 Rasa's EntitySynonymMapper matches the lower-cased value exactly, so "le phi" or "Lệ Phí" written
 with another tone placement would miss ``fee``. This mapper keys synonyms by
 ``knowledge_base.text.fold`` and, when the whole value is unknown, takes the longest known synonym
-inside it ("tốn bao nhiêu tiền" → fee). It only touches the configured entities (default: aspect);
-procedure names and codes keep the citizen's words.
+inside it ("tốn bao nhiêu tiền" → fee; the rightmost of equally long ones). It only touches the
+configured entities (default: aspect); procedure names and codes keep the citizen's words. An aspect
+that maps to no known value is dropped (the actions only understand the canonical values), and so is
+a second aspect with the same value ("Lệ phí ... là bao nhiêu" is one question about the fee).
 """
 
 from __future__ import annotations
@@ -72,18 +74,30 @@ class FoldingSynonymMapper(EntitySynonymMapper):
         if key in self.synonyms:
             return str(self.synonyms[key])
         words = key.split()
+        # Longest synonym first; among equally long ones the rightmost, because the question word
+        # comes last in Vietnamese ("nộp hồ sơ ở đâu" asks where, not which documents).
         for size in range(len(words) - 1, 0, -1):
-            for i in range(len(words) - size + 1):
+            for i in range(len(words) - size, -1, -1):
                 found = self.synonyms.get(" ".join(words[i : i + size]))
                 if found is not None:
                     return str(found)
         return None
 
     def replace_synonyms(self, entities: list[dict[str, Any]]) -> None:
+        canonical = {str(value) for value in self.synonyms.values()}
+        kept: list[dict[str, Any]] = []
+        values: set[tuple[str, str]] = set()
         for entity in entities:
             if entity.get("entity") not in self._entities:
+                kept.append(entity)
                 continue
             found = self._lookup(str(entity["value"]))
             if found is not None and found != entity["value"]:
                 entity["value"] = found
                 self.add_processor_name(entity)
+            key = (str(entity["entity"]), str(entity["value"]))
+            if canonical and (key[1] not in canonical or key in values):
+                continue
+            values.add(key)
+            kept.append(entity)
+        entities[:] = kept
