@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import aspects as asp
 from actions import formatting as fmt
 from actions import resolution as res
+from actions.common import TurnOutcome, record_turn
 from actions.knowledge import get_catalogue
 from knowledge_base import text as vn
 from knowledge_base.model import Procedure
@@ -99,6 +100,7 @@ class ActionAnswerProcedure(Action):
             )
         except Exception:  # the catalogue is down: say so, never leave the citizen without a reply
             logger.exception("procedure lookup failed")
+            record_turn(tracker, TurnOutcome.NOT_FOUND)
             dispatcher.utter_message(
                 text="Dạ, hệ thống tra cứu thủ tục đang gặp sự cố, anh/chị vui lòng thử lại sau ít phút "
                 "hoặc gặp cán bộ Bộ phận Một cửa ạ.",
@@ -107,6 +109,9 @@ class ActionAnswerProcedure(Action):
             return []
         logger.info("ask_procedure %r → %s %s", text, resolution.kind,
                     resolution.procedure.code if resolution.procedure else "")
+        answered = resolution.kind != res.NOT_FOUND
+        record_turn(tracker, TurnOutcome.ANSWERED if answered else TurnOutcome.NOT_FOUND,
+                    resolution.procedure.code if resolution.procedure and resolution.kind == res.ANSWER else None)
         return self._reply(dispatcher, resolution, aspects, text)
 
     def _reply(

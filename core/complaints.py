@@ -7,23 +7,24 @@ citizen's consent (flag + time); without it the service refuses them rather than
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, case, false, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.clock import Clock, as_utc, local_date, system_clock
 from core.dossiers import LookupOutcome
 from core.lockout import Lockout
-from core.models import ComplaintCounterRow, ComplaintEventRow, ComplaintRow
+from core.models import ComplaintCounterRow, ComplaintEventRow, ComplaintNoteRow, ComplaintRow
 from core.notifications import enqueue
 from core.phones import clean_last4, last4_matches, normalize_vn_phone
 from core.working_hours import add_working_days
@@ -49,6 +50,11 @@ STATUS_LABELS = {
     ComplaintStatus.CLOSED.value: "đã đóng",
 }
 
+OPEN_STATUSES = (ComplaintStatus.NEW.value, ComplaintStatus.ASSIGNED.value, ComplaintStatus.IN_PROGRESS.value)
+DUE_SOON_DAYS = 2  # the queue highlights open complaints due within this many calendar days
+PRIORITY_LABELS = {"high": "cao", "normal": "bình thường", "low": "thấp"}
+SORTS = ("due", "received", "-received", "priority", "status")
+
 CATEGORY_LABELS = {
     "staff_attitude": "thái độ cán bộ",
     "dossier_delay": "chậm trễ hồ sơ",
@@ -56,6 +62,7 @@ CATEGORY_LABELS = {
     "facilities": "cơ sở vật chất",
     "red_tape": "thủ tục rườm rà",
     "other": "khác",
+    "after_hours": "tin nhắn ngoài giờ",  # a message left for the officers outside working hours (never suggested)
 }
 # Keyword rules: phrases with their diacritics (a citizen who types without diacritics still matches,
 # one who types them is not confused: "quát" is not "quạt"). The category with most hits wins; ties
@@ -212,6 +219,44 @@ class ComplaintLookupResult:
     retry_at: datetime | None = None
 
 
+ReplyDelivery = Callable[[Session, str, str, str], object]  # (session, channel, sender_id, text)
+
+
+@dataclass(frozen=True)
+class ComplaintScope:
+    """Which complaints a staff member may see: those handled by ``agency`` or assigned to ``username``."""
+
+    agency: str | None = None
+    username: str | None = None
+
+    def condition(self) -> ColumnElement[bool]:
+        parts = []
+        if self.agency:
+            parts.append(ComplaintRow.assigned_agency == self.agency)
+        if self.username:
+            parts.append(ComplaintRow.assigned_to == self.username)
+        return or_(*parts) if parts else false()
+
+    def allows(self, row: ComplaintRow) -> bool:
+        return bool(
+            (self.agency and row.assigned_agency == self.agency) or (self.username and row.assigned_to == self.username)
+        )
+
+
+@dataclass(frozen=True)
+class ComplaintQuery:
+    scope: ComplaintScope | None = None  # None: every complaint
+    statuses: tuple[str, ...] = ()
+    category: str | None = None
+    agency: str | None = None  # assigned agency code
+    assigned_to: str | None = None
+    overdue: bool = False
+    text: str = ""  # a complaint code, or words of the content
+    sort: str = "due"  # one of SORTS
+    limit: int = 50
+    offset: int = 0
+
+
 class ComplaintService:
     SCOPE = "complaint"
 
@@ -308,7 +353,9 @@ class ComplaintService:
 
     def _change(
         self, code: str, *, actor: str, note: str = "", status: ComplaintStatus | None = None,
-        assign_to: str | None = None, reply: str | None = None,
+        assign_to: str | None = None, reply: str | None = None, agency: str | None = None,
+        category: str | None = None, priority: str | None = None, outcome: str | None = None,
+        deliver: ReplyDelivery | None = None,
     ) -> None:  # fmt: skip
         now = as_utc(self.clock())
         with Session(self.engine) as session, session.begin():
@@ -317,32 +364,153 @@ class ComplaintService:
             )
             if row is None:
                 raise UnknownComplaint(code)
+            notes = [nfc(note).strip()] if note and note.strip() else []
             if assign_to is not None:
-                row.assigned_to = assign_to
+                row.assigned_to = assign_to or None
+            if agency is not None:
+                row.assigned_agency = agency.strip().upper() or None
+            if category is not None and category != row.category:
+                if category not in CATEGORY_LABELS:
+                    raise ComplaintError("Phân loại không hợp lệ.")
+                old = CATEGORY_LABELS.get(row.category, row.category)
+                notes.append(f"Phân loại: {old} → {CATEGORY_LABELS[category]}")
+                row.category = category
+            if priority is not None and priority != row.priority:
+                if priority not in PRIORITY_LABELS:
+                    raise ComplaintError("Mức ưu tiên không hợp lệ.")
+                old = PRIORITY_LABELS.get(row.priority, row.priority)
+                notes.append(f"Ưu tiên: {old} → {PRIORITY_LABELS[priority]}")
+                row.priority = priority
+            if outcome is not None:
+                text = nfc(outcome).strip()
+                if not text:
+                    raise ComplaintError("Cần ghi kết quả xử lý trước khi đóng phản ánh.")
+                row.outcome, row.closed_at = text, now
+                notes.append(f"Kết quả: {text}")
             if reply is not None:
                 text = nfc(reply).strip()
                 if not text:
                     raise ComplaintError("Nội dung trả lời đang để trống.")
                 row.reply_text, row.replied_at = text, now
-                enqueue(
-                    session, channel=row.channel, sender_id=row.sender_id, kind="complaint_reply",
-                    text=f"Phản ánh {row.code} đã được trả lời:\n{text}",
-                    payload={"complaint_code": row.code}, clock=self.clock,
-                )  # fmt: skip
+                message = f"Phản ánh {row.code} đã được trả lời:\n{text}"
+                if deliver is not None:
+                    deliver(session, row.channel, row.sender_id, message)
+                else:
+                    enqueue(
+                        session, channel=row.channel, sender_id=row.sender_id, kind="complaint_reply",
+                        text=message, payload={"complaint_code": row.code}, clock=self.clock,
+                    )  # fmt: skip
             if status is not None:
                 row.status = status.value
             row.updated_at = now
-            session.add(ComplaintEventRow(complaint_id=row.id, status=row.status, note=nfc(note), actor=actor, at=now))
+            session.add(
+                ComplaintEventRow(complaint_id=row.id, status=row.status, note="\n".join(notes), actor=actor, at=now)
+            )
 
-    def assign(self, code: str, officer: str, *, actor: str, note: str = "") -> None:
-        self._change(code, actor=actor, note=note, status=ComplaintStatus.ASSIGNED, assign_to=officer)
+    def assign(self, code: str, officer: str, *, actor: str, note: str = "", agency: str | None = None) -> None:
+        """Give the complaint to an officer (and their agency, when given): status "đã phân công"."""
+        self._change(code, actor=actor, note=note, status=ComplaintStatus.ASSIGNED, assign_to=officer, agency=agency)
+
+    def assign_agency(self, code: str, agency: str, *, actor: str, note: str = "") -> None:
+        """Give the complaint to an agency (its supervisors pick the officer): status "đã phân công"."""
+        if not agency.strip():
+            raise ComplaintError("Cần chọn cơ quan xử lý.")
+        self._change(code, actor=actor, note=note, status=ComplaintStatus.ASSIGNED, assign_to="", agency=agency)
 
     def set_status(self, code: str, status: ComplaintStatus | str, *, actor: str, note: str = "") -> None:
         self._change(code, actor=actor, note=note, status=ComplaintStatus(status))
 
-    def reply(self, code: str, text: str, *, actor: str) -> None:
-        """Record the answer (status "đã trả lời") and queue it for the citizen's chat."""
-        self._change(code, actor=actor, status=ComplaintStatus.ANSWERED, reply=text)
+    def set_category(self, code: str, category: str, *, actor: str) -> None:
+        self._change(code, actor=actor, category=category)
+
+    def set_priority(self, code: str, priority: str, *, actor: str) -> None:
+        self._change(code, actor=actor, priority=priority)
+
+    def reply(self, code: str, text: str, *, actor: str, deliver: ReplyDelivery | None = None) -> None:
+        """Record the answer (status "đã trả lời", visible on a status lookup) and send it to the citizen's
+        chat: through ``deliver(session, channel, sender_id, text)`` inside the same transaction when given
+        (the back office queues it in the gateway's outbox), else as a ``notifications`` row."""
+        self._change(code, actor=actor, status=ComplaintStatus.ANSWERED, reply=text, deliver=deliver)
+
+    def close(self, code: str, outcome: str, *, actor: str) -> None:
+        """Close with the outcome (kết quả xử lý), which is required."""
+        self._change(code, actor=actor, status=ComplaintStatus.CLOSED, outcome=outcome)
+
+    def add_note(self, code: str, text: str, *, author: str) -> None:
+        """An internal note of staff (never shown to the citizen)."""
+        body = nfc(text or "").strip()
+        if not body:
+            raise ComplaintError("Ghi chú đang để trống.")
+        if len(body) > MAX_CONTENT_CHARS:
+            raise ContentTooLong(len(body))
+        with Session(self.engine) as session, session.begin():
+            complaint_id = session.scalar(
+                select(ComplaintRow.id).where(ComplaintRow.code == normalize_complaint_code(code))
+            )
+            if complaint_id is None:
+                raise UnknownComplaint(code)
+            session.add(ComplaintNoteRow(complaint_id=complaint_id, author=author, text=body, at=as_utc(self.clock())))
+
+    def get(self, code: str) -> ComplaintRow | None:
+        """The complaint with its history and notes loaded (detached; back office)."""
+        with Session(self.engine) as session:
+            return session.scalar(
+                select(ComplaintRow)
+                .where(ComplaintRow.code == normalize_complaint_code(code))
+                .options(selectinload(ComplaintRow.history))
+            )
+
+    def notes(self, complaint_id: int) -> list[ComplaintNoteRow]:
+        with Session(self.engine) as session:
+            return list(
+                session.scalars(
+                    select(ComplaintNoteRow)
+                    .where(ComplaintNoteRow.complaint_id == complaint_id)
+                    .order_by(ComplaintNoteRow.id)
+                )
+            )
+
+    def due_state(self, status: str, due_date: date) -> str:
+        """What the queue highlights: "overdue", "due_soon" (open, due within DUE_SOON_DAYS days) or ""."""
+        if status not in OPEN_STATUSES:
+            return ""
+        days_left = (due_date - local_date(self.clock(), self.tz)).days
+        if days_left < 0:
+            return "overdue"
+        return "due_soon" if days_left <= DUE_SOON_DAYS else ""
+
+    def search(self, query: ComplaintQuery) -> list[ComplaintRow]:
+        """Complaints matching ``query`` within its scope (detached rows), at most ``limit``."""
+        today = local_date(self.clock(), self.tz)
+        stmt = select(ComplaintRow)
+        if query.scope is not None:
+            stmt = stmt.where(query.scope.condition())
+        if query.statuses:
+            stmt = stmt.where(ComplaintRow.status.in_(query.statuses))
+        if query.category:
+            stmt = stmt.where(ComplaintRow.category == query.category)
+        if query.agency:
+            stmt = stmt.where(ComplaintRow.assigned_agency == query.agency.strip().upper())
+        if query.assigned_to:
+            stmt = stmt.where(ComplaintRow.assigned_to == query.assigned_to)
+        if query.overdue:
+            stmt = stmt.where(ComplaintRow.status.in_(OPEN_STATUSES), ComplaintRow.due_date < today)
+        text = nfc(query.text or "").strip()
+        if text:
+            code = normalize_complaint_code(text)
+            stmt = stmt.where(or_(ComplaintRow.code == code, ComplaintRow.content.contains(text, autoescape=True)))
+        priority_rank = case({"high": 0, "normal": 1, "low": 2}, value=ComplaintRow.priority, else_=1)
+        open_first = case((ComplaintRow.status.in_(OPEN_STATUSES), 0), else_=1)
+        orders = {
+            "due": (open_first, ComplaintRow.due_date, ComplaintRow.id),
+            "received": (ComplaintRow.received_at, ComplaintRow.id),
+            "-received": (ComplaintRow.received_at.desc(), ComplaintRow.id.desc()),
+            "priority": (open_first, priority_rank, ComplaintRow.due_date, ComplaintRow.id),
+            "status": (ComplaintRow.status, ComplaintRow.due_date, ComplaintRow.id),
+        }
+        stmt = stmt.order_by(*orders.get(query.sort, orders["due"])).offset(query.offset).limit(query.limit)
+        with Session(self.engine) as session:
+            return list(session.scalars(stmt))
 
     def history(self, code: str) -> list[tuple[datetime, str, str, str]]:
         """(at, status, note, actor) of every step, oldest first."""
@@ -382,7 +550,6 @@ class ComplaintService:
 
     def _view(self, row: ComplaintRow) -> ComplaintStatusView:
         today = local_date(self.clock(), self.tz)
-        open_statuses = {ComplaintStatus.NEW.value, ComplaintStatus.ASSIGNED.value, ComplaintStatus.IN_PROGRESS.value}
         return ComplaintStatusView(
             code=row.code,
             status=row.status,
@@ -390,7 +557,7 @@ class ComplaintService:
             category_label=CATEGORY_LABELS.get(row.category, row.category),
             received_date=local_date(row.received_at, self.tz),
             due_date=row.due_date,
-            overdue=row.status in open_statuses and today > row.due_date,
+            overdue=row.status in OPEN_STATUSES and today > row.due_date,
             reply_text=row.reply_text,
             replied_date=local_date(row.replied_at, self.tz) if row.replied_at else None,
         )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -185,7 +185,7 @@ class HandoffService:
                 row.updated_at = now
             session.flush()
             status, handoff_id, requested_at = row.status, handoff.id, handoff.requested_at
-        position = self.position(requested_at) if status == ConversationStatus.WAITING.value else 0
+        position = self.position(requested_at, handoff_id) if status == ConversationStatus.WAITING.value else 0
         on_duty = self.hours.is_on_duty(now)
         return HandoffTicket(
             conversation_id=conversation.id,
@@ -197,8 +197,12 @@ class HandoffService:
             next_start=None if on_duty else self.hours.next_start(now),
         )
 
-    def position(self, requested_at: datetime) -> int:
-        """1 + number of open requests made before ``requested_at`` that no officer has taken yet."""
+    def position(self, requested_at: datetime, handoff_id: int | None = None) -> int:
+        """1 + number of open requests made before ``requested_at`` that no officer has taken yet
+        (requests made at the same instant are ordered by id when ``handoff_id`` is given)."""
+        earlier = HandoffRow.requested_at < requested_at
+        if handoff_id is not None:
+            earlier = or_(earlier, and_(HandoffRow.requested_at == requested_at, HandoffRow.id < handoff_id))
         with Session(self.engine) as session:
             ahead = session.scalar(
                 select(func.count())
@@ -208,7 +212,7 @@ class HandoffService:
                     ConversationRow.status == ConversationStatus.WAITING.value,
                     HandoffRow.taken_at.is_(None),
                     HandoffRow.returned_at.is_(None),
-                    HandoffRow.requested_at < requested_at,
+                    earlier,
                 )
             )
         return int(ahead or 0) + 1

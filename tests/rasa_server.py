@@ -146,9 +146,14 @@ class Servers:
     logs: dict[str, Path] = field(default_factory=dict)
     start_seconds: dict[str, float] = field(default_factory=dict)
 
-    def send(self, sender: str, message: str, timeout: float = 60.0) -> list[dict[str, object]]:
+    def send(
+        self, sender: str, message: str, timeout: float = 60.0, metadata: dict[str, object] | None = None
+    ) -> list[dict[str, object]]:
         """POST /webhooks/rest/webhook; the bot's messages as the citizen receives them."""
-        body = json.dumps({"sender": sender, "message": message}).encode("utf-8")
+        payload: dict[str, object] = {"sender": sender, "message": message}
+        if metadata is not None:
+            payload["metadata"] = metadata
+        body = json.dumps(payload).encode("utf-8")
         request = urllib.request.Request(
             f"{self.rasa_url}/webhooks/rest/webhook", data=body,
             headers={"Content-Type": "application/json"}, method="POST",
@@ -192,11 +197,12 @@ def _wait(check_url: str, ready: object, process: subprocess.Popen[bytes], log: 
     raise RasaFailed(f"{check_url} not ready after {timeout:.0f}s; log:\n{_tail(log)}")
 
 
-def start_servers(model: Path, work_dir: Path) -> Servers:
-    """Action server, then Rasa (which calls it); both ready on return. Stops both on failure."""
+def start_servers(model: Path, work_dir: Path, extra_env: dict[str, str] | None = None) -> Servers:
+    """Action server, then Rasa (which calls it); both ready on return. Stops both on failure.
+    ``extra_env`` adds settings for both (e.g. MOTCUA_DATABASE_URL, MOTCUA_OFFICER_HOURS)."""
     data_dir = work_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = _env(data_dir)
+    env = {**_env(data_dir), **(extra_env or {})}
     action_port, rasa_port = free_port(), free_port()
     while rasa_port == action_port:
         rasa_port = free_port()
@@ -230,3 +236,32 @@ def start_servers(model: Path, work_dir: Path) -> Servers:
         servers.stop()
         raise
     return servers
+
+
+# --- stopping and restarting Rasa on the same port (gateway tests: "Rasa down, then back") -------
+
+
+def stop_rasa(servers: Servers) -> None:
+    """Stop the Rasa server only (the action server keeps running)."""
+    process = servers.processes[-1]
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def restart_rasa(servers: Servers, model: Path, work_dir: Path) -> None:
+    """Start Rasa again on the port it had, with the same endpoints (tracker store) file."""
+    port = servers.rasa_url.rsplit(":", 1)[-1]
+    log = servers.logs["rasa"]
+    command = [str(RASA_BIN), "run", "--enable-api", "-i", "127.0.0.1", "-p", port, "--model", str(model),
+               "--endpoints", str(work_dir / "endpoints.yml")]  # fmt: skip
+    if (REPO / "credentials.yml").exists():
+        command += ["--credentials", str(REPO / "credentials.yml")]
+    with log.open("ab") as out:
+        servers.processes[-1] = subprocess.Popen(command, cwd=REPO, env=_env(work_dir / "data"), stdout=out,
+                                                 stderr=subprocess.STDOUT)  # fmt: skip
+    _wait(f"{servers.rasa_url}/status", lambda body: bool(body.get("model_id") or body.get("model_file")),
+          servers.processes[-1], log, START_TIMEOUT)  # fmt: skip
