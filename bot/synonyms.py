@@ -7,6 +7,8 @@ inside it ("tốn bao nhiêu tiền" → fee; the rightmost of equally long ones
 configured entities (default: aspect); procedure names and codes keep the citizen's words. An aspect
 that maps to no known value is dropped (the actions only understand the canonical values), and so is
 a second aspect with the same value ("Lệ phí ... là bao nhiêu" is one question about the fee).
+When DIET found no aspect in an ``ask_procedure`` message, the longest known synonym phrase in the
+text becomes one (:func:`bot.spans.recover_aspect`: "sang tên ô tô gồm mấy bước" → steps).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.entity_synonyms import EntitySynonymMapper
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.spans import prefer_aspect_noun, recover_aspect
 from knowledge_base import text as vn
 
 
@@ -34,7 +38,8 @@ class FoldingSynonymMapper(EntitySynonymMapper):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"entities": ["aspect"]}
+        # recover_for: intents whose message gets an aspect from the synonyms when DIET found none
+        return {"entities": ["aspect"], "recover_for": ["ask_procedure"]}
 
     @classmethod
     def create(
@@ -82,6 +87,37 @@ class FoldingSynonymMapper(EntitySynonymMapper):
                 if found is not None:
                     return str(found)
         return None
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        phrases = frozenset(self.synonyms)
+        for message in messages:
+            text = message.get(TEXT) or ""
+            for entity in message.get(ENTITIES, []):
+                if entity.get("entity") in self._entities:
+                    span = prefer_aspect_noun(text, entity["start"], entity["end"], phrases)
+                    if span != (entity["start"], entity["end"]):
+                        entity["start"], entity["end"] = span
+                        entity["value"] = text[span[0] : span[1]]
+        messages = super().process(messages)
+        recover_for = set((self._config or {}).get("recover_for") or [])
+        for message in messages:
+            intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            entities = message.get(ENTITIES, [])
+            if intent not in recover_for or "aspect" not in self._entities:
+                continue
+            if any(e.get("entity") == "aspect" for e in entities):
+                continue
+            text = message.get(TEXT) or ""
+            span = recover_aspect(text, entities, phrases)
+            if span is None:
+                continue
+            value = self._lookup(text[span[0] : span[1]])
+            if value is None:
+                continue
+            aspect = {"entity": "aspect", "start": span[0], "end": span[1], "value": value}
+            aspect["extractor"] = self.__class__.__name__
+            message.set(ENTITIES, sorted([*entities, aspect], key=lambda e: e["start"]), add_to_output=True)
+        return messages
 
     def replace_synonyms(self, entities: list[dict[str, Any]]) -> None:
         canonical = {str(value) for value in self.synonyms.values()}

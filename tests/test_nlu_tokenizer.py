@@ -27,7 +27,16 @@ def test_offsets_index_the_original_message() -> None:
     text = "Cho em hỏi: làm CCCD cần giấy tờ gì ạ?"
     pieces = tokenize(text)
     assert [text[p.start : p.end] for p in pieces] == [
-        "Cho", "em", "hỏi", "làm", "CCCD", "cần", "giấy", "tờ", "gì", "ạ",
+        "Cho",
+        "em",
+        "hỏi",
+        "làm",
+        "CCCD",
+        "cần",
+        "giấy",
+        "tờ",
+        "gì",
+        "ạ",
     ]
     _check_offsets(text)
 
