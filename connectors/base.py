@@ -40,6 +40,7 @@ class OutgoingMessage:
     buttons: tuple[Button, ...] = ()
     image_url: str | None = None
     author: str = "bot"  # bot | officer:<username> | system
+    outbox_id: int | None = None  # set by the gateway's dispatcher: the outbox row being delivered
 
 
 class SendError(Exception):

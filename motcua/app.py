@@ -7,6 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+import backoffice
+from connectors import telegram, webchat, zalo
+from connectors.gateway import Gateway
+from connectors.rasa_client import RasaClient
+from core.db import get_engine, migrate
+from core.handoff import handoff_service_from_settings
 from core.settings import Settings, get_settings
 from knowledge_base.api import router as procedures_router
 from knowledge_base.catalogue import Catalogue
@@ -14,15 +20,33 @@ from knowledge_base.catalogue import Catalogue
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    engine = get_engine(settings.database_url)
+    gateway = Gateway(engine, RasaClient(settings.rasa_url), handoff_service_from_settings(settings, engine))
+    hub = webchat.WebchatHub()
+    gateway.add_sender(webchat.WebchatSender(hub))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.database_url.startswith("sqlite"):
+            migrate(settings.database_url)  # the embedded default: bring it to the latest schema
         app.state.catalogue = Catalogue.from_settings(settings)
-        yield
-        app.state.catalogue.searcher.backend.close()
+        await gateway.start()  # idempotent: one inbox worker and one dispatcher per app
+        try:
+            yield
+        finally:
+            await gateway.stop()
+            app.state.catalogue.searcher.backend.close()
 
     app = FastAPI(title="Một cửa assistant", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.gateway = gateway
+    app.state.webchat_hub = hub
+    # Platform adapters add their webhook routes and senders; each answers 404 when its credentials are unset.
+    app.state.channels = {
+        "webchat": True,
+        "zalo": zalo.install(app, settings, gateway),
+        "telegram": telegram.install(app, settings, gateway),
+    }
 
     @app.get("/health")
     def health() -> dict[str, object]:
@@ -31,7 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "status": "ok",
             "procedures": catalogue.store.count() if catalogue else 0,
             "search": settings.search_backend,
+            "channels": app.state.channels,
+            "gateway": gateway.running,
         }
 
     app.include_router(procedures_router)
+    app.include_router(webchat.router)  # POST /api/chat, /api/chat/stream, /api/chat/history, /widget.js
+    # --- back office (backoffice/ helper): its routers are mounted here ---------------------------------
+    backoffice.install(app, settings)  # staff back office at /admin
+    # --- end back office ------------------------------------------------------------------------------
     return app

@@ -9,11 +9,16 @@ from typing import Annotated
 
 import typer
 
+from backoffice.cli import apikey_cli, user_cli
 from knowledge_base.search import EmptyQueryError
 
 app = typer.Typer(help="Một cửa assistant — command line", no_args_is_help=True, add_completion=False)
 kb = typer.Typer(help="Procedure catalogue (thủ tục hành chính)", no_args_is_help=True)
 app.add_typer(kb, name="kb")
+app.add_typer(user_cli, name="user")
+app.add_typer(apikey_cli, name="apikey")
+telegram_cli = typer.Typer(help="Telegram bot", no_args_is_help=True)
+app.add_typer(telegram_cli, name="telegram")
 
 
 def _catalogue():  # type: ignore[no-untyped-def]
@@ -75,6 +80,31 @@ def kb_search(
     for hit in hits:
         mark = " " if searcher.is_confident(hit) else "?"
         typer.echo(f"{mark} {hit.score:.3f}  {hit.code:<10} {hit.name}")
+
+
+@telegram_cli.command("set-webhook")
+def telegram_set_webhook(
+    url: Annotated[
+        str | None, typer.Argument(help="Public HTTPS URL of POST /webhooks/telegram (default TELEGRAM_WEBHOOK_URL)")
+    ] = None,
+) -> None:
+    """Register the webhook with Telegram, with the secret token from TELEGRAM_WEBHOOK_SECRET."""
+    import asyncio
+
+    from connectors.telegram import WebhookSetupError, set_webhook
+    from core.settings import get_settings
+
+    settings = get_settings()
+    target = url or settings.channels.get("TELEGRAM_WEBHOOK_URL", "")
+    if not target:
+        typer.echo("Hãy cho URL (hoặc đặt TELEGRAM_WEBHOOK_URL).", err=True)
+        raise typer.Exit(2)
+    try:
+        asyncio.run(set_webhook(settings, target))
+    except WebhookSetupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Webhook set: {target} (updates: message, callback_query)")
 
 
 if __name__ == "__main__":

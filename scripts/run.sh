@@ -33,7 +33,11 @@ if [ -f "$model" ]; then
     --credentials credentials.yml &
   pids+=($!)
 fi
-echo "Channels: web widget on; Zalo $( [ -n "${ZALO_OA_SECRET_KEY:-}" ] && echo on || echo off ); Telegram $( [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && echo on || echo off )"
+# Telegram without a public webhook URL (local use): the app fetches updates itself (getUpdates).
+if [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && [ -z "${TELEGRAM_WEBHOOK_URL:-}" ]; then export TELEGRAM_POLLING="${TELEGRAM_POLLING:-1}"; fi
+zalo=off; [ -n "${ZALO_APP_ID:-}" ] && [ -n "${ZALO_OA_SECRET_KEY:-}" ] && [ -n "${ZALO_ACCESS_TOKEN:-}${ZALO_REFRESH_TOKEN:-}" ] && zalo=on
+telegram=off; [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && telegram="on ($( [ "${TELEGRAM_POLLING:-}" = 1 ] && echo long polling || echo webhook))"
+echo "Channels: web widget on; Zalo $zalo; Telegram $telegram"
 .venv/bin/uvicorn motcua.app:create_app --factory --host 127.0.0.1 --port 8000 &
 pids+=($!)
 wait -n "${pids[@]}"
