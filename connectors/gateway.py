@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -292,8 +291,14 @@ class Gateway:
             await self._nap(wake)
 
     async def _nap(self, wake: asyncio.Event) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(wake.wait(), self.config.poll_seconds)
+        """Until woken or ``poll_seconds`` pass (``asyncio.wait``: unlike ``wait_for`` on Python 3.11 it never
+        swallows the cancellation that stops the gateway)."""
+        if not wake.is_set():
+            sleeper = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait({sleeper}, timeout=self.config.poll_seconds)
+            finally:
+                sleeper.cancel()
         wake.clear()
 
     def _due(self, query: Callable[[Session, datetime, int], list[tuple[str, str]]]) -> list[tuple[str, str]]:
