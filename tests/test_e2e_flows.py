@@ -242,10 +242,13 @@ def test_officer_on_duty_pauses_the_bot(bot: Bot) -> None:
 
 
 def test_two_stage_fallback_ends_with_the_offer_of_an_officer(bot: Bot) -> None:
+    # Which words fall below the FallbackClassifier threshold depends on the trained model (gibberish may
+    # well be classified out_of_scope, which is also a polite answer), so the dialogue path is driven with
+    # the intent the classifier emits when unsure.
     who = sender()
-    first = bot.say(who, "xqzt brmf klopw")
+    first = bot.say(who, "/nlu_fallback")
     assert "chưa hiểu" in first.text, first.text
-    second = bot.say(who, "vrrk zzpt qmmx")
+    second = bot.say(who, "/nlu_fallback")
     assert "Gặp cán bộ" in [b["title"] for b in second.buttons], second.text
     with Session(bot.engine) as session:
         outcomes = session.scalars(select(BotTurnRow.outcome).where(BotTurnRow.sender_id == who.split(":")[1])).all()
