@@ -127,6 +127,8 @@ def summarise(report: Report, threshold: float | None) -> dict[str, Any]:
     out["latency_ms"] = {
         "p50": round(statistics.median(report.latencies_ms), 2) if report.latencies_ms else 0.0,
         "p95": round(percentile(report.latencies_ms, 0.95), 2),
+        # Timings mean little on a busy machine: the 1-minute load average right after measuring.
+        "load_1min": round(os.getloadavg()[0], 2),
     }
     if threshold is not None:
         out["not_found"] = {
@@ -246,7 +248,8 @@ def table(result: dict[str, Any]) -> str:
             if isinstance(scores, dict) and "top1" in scores:
                 rows.append(f"{engine:<14} {name:<32} {scores['n']:>3}  {scores['top1']:.3f}  {scores['top3']:.3f}")
         latency = block["latency_ms"]
-        rows.append(f"{engine:<14} latency p50 {latency['p50']} ms, p95 {latency['p95']} ms")
+        rows.append(f"{engine:<14} latency p50 {latency['p50']} ms, p95 {latency['p95']} ms"
+                    f" (load average {latency['load_1min']})")
         if "not_found" in block:
             nf = block["not_found"]
             rows.append(f"{engine:<14} not-found: gold-[] rejected {nf['unknown_rejected']}"

@@ -89,7 +89,7 @@ class Settings:
             elasticsearch_url=_env("ELASTICSEARCH_URL", "http://127.0.0.1:9200"),
             elasticsearch_index=_env("MOTCUA_ES_INDEX", "motcua-procedures"),
             rasa_url=_env("RASA_URL", "http://127.0.0.1:5005"),
-            not_found_threshold=float(_env("MOTCUA_NOT_FOUND_THRESHOLD", "0.30")),
+            not_found_threshold=float(_env("MOTCUA_NOT_FOUND_THRESHOLD", "0.32")),
             channels=channels,
             timezone=_env("MOTCUA_TIMEZONE", "Asia/Ho_Chi_Minh"),
             dossier_backend=_choice("MOTCUA_DOSSIER_BACKEND", "sql", {"sql", "http"}),

@@ -10,7 +10,9 @@ process imports it too. Every function here keeps Python ≥ 3.10 syntax and no 
 - ``syllables``: word-character runs of a normalised text.
 - ``expand_synonyms``: abbreviations and citizen words mapped to the catalogue's words, used the
   same way when indexing and when querying.
-- ``strip_fillers``: question filler ("cho em hỏi", "như thế nào", "ạ") removed.
+- ``strip_fillers``: question filler ("cho em hỏi", "như thế nào", "ạ") removed; ``filler_runs``: the
+  runs of content words between fillers.
+- ``clauses``: a message split at punctuation (a long question names its procedure in one clause).
 
 Search combines these in ``knowledge_base.search.analysis.analyze_query``.
 """
@@ -136,7 +138,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "giấy chứng nhận quyền sử dụng đất": ("sổ đỏ", "sổ hồng", "gcn qsdđ", "gcnqsdđ", "qsdđ",
                                           "sổ đất", "bìa đỏ", "giấy chứng nhận quyền sử dụng đất",
                                           "sổ nhà đất"),
-    "cư trú": ("hộ khẩu", "sổ hộ khẩu", "nhập khẩu", "khẩu"),
+    "cư trú": ("hộ khẩu", "sổ hộ khẩu", "khẩu"),
     "đăng ký kinh doanh": ("đkkd", "giấy phép kinh doanh", "gpkd", "mở cửa hàng", "mở quán"),
     "bảo hiểm xã hội": ("bhxh",),
     "bảo hiểm y tế": ("bhyt", "thẻ bảo hiểm", "thẻ bh"),
@@ -166,7 +168,20 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "có yếu tố nước ngoài": ("việt kiều", "người nước ngoài", "nước ngoài", "ngoại quốc", "lấy chồng nước ngoài",
                              "lấy vợ nước ngoài", "quốc tịch nước ngoài"),
     "người gốc việt nam": ("nguồn gốc việt nam", "gốc việt", "gốc việt nam"),
+    # Older or everyday names of things the catalogue now calls otherwise.
+    "chứng thư chữ ký điện tử": ("chứng thư số", "chứng thư chữ ký số", "chứng thư điện tử"),
+    "chữ ký điện tử": ("chữ ký số",),
+    "thị thực": ("visa",),
 }
+
+# Compounds that contain a synonym form but mean something else: matched first (longest match wins)
+# and expanded to nothing, so "thay đổi" (amend) is not "đổi" (cấp đổi) and "nhập khẩu" (import) is
+# not "khẩu" (household register). Without them hundreds of catalogue names gain the wrong words.
+NOT_SYNONYMS: tuple[str, ...] = (
+    "thay đổi", "sửa đổi", "chuyển đổi", "trao đổi", "hoán đổi", "biến đổi", "quy đổi",
+    "xuất khẩu", "nhập khẩu", "cửa khẩu", "khẩu trang",
+    "đối với",  # typed without diacritics, "doi voi" would otherwise read as "đổi"
+)
 
 # Chat abbreviations and teencode, mapped word for word (folded surface → normalised word).
 ABBREVIATIONS: dict[str, str] = {
@@ -231,7 +246,7 @@ class PhraseMatcher:
 
 @lru_cache(maxsize=1)
 def _synonyms() -> PhraseMatcher:
-    phrases: dict[str, str] = {}
+    phrases: dict[str, str] = dict.fromkeys(NOT_SYNONYMS, "")
     for canonical, forms in SYNONYMS.items():
         for form in (canonical, *forms):
             phrases.setdefault(form, canonical)
@@ -268,7 +283,8 @@ def synonym_expansions(text: str) -> list[str]:
     while i < len(words):
         hit = matcher.match_at(words, i)
         if hit:
-            found.setdefault(hit[1], None)
+            if hit[1]:  # "" marks a compound that is no synonym (NOT_SYNONYMS)
+                found.setdefault(hit[1], None)
             i += hit[0]
         else:
             i += 1
@@ -282,17 +298,35 @@ def expand_synonyms(text: str) -> str:
     return " ".join([text, *extra]) if extra else text
 
 
-def strip_fillers(text: str) -> str:
-    """Remove question filler phrases; keeps the content words in their normalised form."""
+def filler_runs(words: list[str]) -> list[list[str]]:
+    """Runs of consecutive non-filler words (fillers removed, each one ending a run)."""
     matcher = _fillers()
-    words = syllables(text)
-    kept: list[str] = []
+    runs: list[list[str]] = [[]]
     i = 0
     while i < len(words):
         hit = matcher.match_at(words, i)
         if hit:
             i += hit[0]
+            if runs[-1]:
+                runs.append([])
         else:
-            kept.append(words[i])
+            runs[-1].append(words[i])
             i += 1
-    return " ".join(kept)
+    return [run for run in runs if run]
+
+
+def strip_fillers(text: str) -> str:
+    """Remove question filler phrases; keeps the content words in their normalised form."""
+    return " ".join(word for run in filler_runs(syllables(text)) for word in run)
+
+
+# Where a clause ends: , ; : ! ? brackets, line breaks, and a full stop followed by a space or the end
+# (not the dots of "1.5" or of "82/2017/NĐ-CP"-like numbers).
+_CLAUSE_BREAK = re.compile(r"[,;:!?()\[\]\n\u2026\u201c\u201d\"]+|\.+(?=\s|$)")
+
+
+def clauses(text: str) -> list[str]:
+    """The clauses of a message, split at punctuation ("Con vào lớp 1, trường đòi giấy xác nhận cư
+    trú." → ["Con vào lớp 1", " trường đòi giấy xác nhận cư trú"]); empty ones dropped."""
+    return [part for part in _CLAUSE_BREAK.split(nfc(text)) if part.strip()]
+

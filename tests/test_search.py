@@ -14,7 +14,7 @@ import pytest
 
 from knowledge_base.model import Case, Document, Procedure
 from knowledge_base.search import EmptyQueryError, Searcher
-from knowledge_base.search.analysis import analyze_query
+from knowledge_base.search.analysis import AnalyzedQuery, analyze_query
 from knowledge_base.search.base import SearchBackend
 from knowledge_base.search.sqlite_fts import SqliteFtsBackend
 from tests import es_server
@@ -283,6 +283,67 @@ def test_rebuild_replaces_everything(searcher: Searcher) -> None:
     assert _codes(searcher, "con mới sinh")[0] == BIRTH
 
 
+# --- long and roundabout questions ------------------------------------------------------------
+def test_a_story_before_the_question_costs_little_confidence(backend: SearchBackend) -> None:
+    """The procedure is named in one clause; the others tell the citizen's story. The story must not
+    dilute the answer into "not found"."""
+    searcher = Searcher(backend)
+    searcher.rebuild([*CATALOGUE, *_crowded_catalogue()])
+    question = "Đăng ký tạm trú ở đâu?"
+    story = (
+        "Năm ngoái tôi từ quê lên thành phố làm công nhân ở khu công nghiệp, vợ con vẫn ở quê, "
+        "tháng nào cũng gửi tiền về. "
+    )
+    short, long = searcher.search(question, top=1)[0], searcher.search(story + question, top=1)[0]
+    assert short.code == long.code == TEMP_RESIDENCE
+    assert searcher.is_confident(long)
+    assert long.score >= 0.6 * short.score
+
+
+def _crowded_catalogue() -> list[Procedure]:
+    """Many procedures whose documents say "giấy xác nhận thông tin nơi cư trú", so each of those
+    words is too common to ask an engine for, and a few with "con" in their name."""
+    crowd = [
+        _proc(
+            f"C.{i:03d}",
+            f"Cấp thẻ cho con số {i}" if i < 15 else f"Thủ tục lĩnh vực số {i}",
+            "Lĩnh vực khác",
+            [],
+            "",
+            ["Giấy xác nhận thông tin nơi cư trú", "Tờ khai"],
+        )
+        for i in range(100)
+    ]
+    return [
+        *crowd,
+        _proc(
+            "R.001",
+            "Xác nhận thông tin về cư trú",
+            "Đăng ký, quản lý cư trú",
+            ["giấy xác nhận cư trú"],
+            "",
+            ["Tờ khai thay đổi thông tin cư trú"],
+        ),
+        _proc("R.002", "Khai báo cư trú cho người nước ngoài", "Quản lý xuất nhập cảnh", [], "", ["Tờ khai"]),
+    ]
+
+
+def test_common_words_that_belong_together_still_reach_the_engine(backend: SearchBackend) -> None:
+    """"cư", "trú", "xác", "nhận" … are each in most procedures, so the engine is not asked for them one
+    by one; "cư trú" together is rare, and the engine is asked for that pair."""
+    searcher = Searcher(backend)
+    searcher.rebuild(_crowded_catalogue())
+    hits = searcher.search("Con vào lớp 1, trường đòi giấy xác nhận thông tin cư trú")
+    assert hits[0].code == "R.001"
+
+
+def test_engines_match_a_word_pair_only_where_it_is_kept_together(searcher: Searcher) -> None:
+    pair_only = AnalyzedQuery(original="hộ khẩu", words=(), expansions=(), folded_words=(), pairs=(("ho", "khau"),))
+    assert searcher.backend.candidates(pair_only, 10) == [RESIDENCE]
+    apart = AnalyzedQuery(original="khẩu hộ", words=(), expansions=(), folded_words=(), pairs=(("khau", "ho"),))
+    assert searcher.backend.candidates(apart, 10) == []
+
+
 # --- both engines, one behaviour -------------------------------------------------------------
 SAME_QUERIES = [
     "lái xe",
@@ -321,6 +382,53 @@ def test_missing_index_finds_nothing(elasticsearch_url: str) -> None:
         assert es_backend.count() == 0
         assert es_backend.candidates(analyze_query("lái xe"), 10) == []
         assert list(es_backend.all_docs()) == []
+
+
+@pytest.mark.elasticsearch
+def test_both_engines_propose_the_same_candidates(elasticsearch_url: str, tmp_path: Path) -> None:
+    """The engines only propose candidates for the shared ranker; they score alike (BM25 summed over
+    weighted fields), so they propose the same ones, in a catalogue where most words are common."""
+    catalogue = [*CATALOGUE, *_crowded_catalogue()]
+    sqlite = Searcher(SqliteFtsBackend(tmp_path / "search.db"))
+    sqlite.rebuild(catalogue)
+    for es_backend in _es_backend(elasticsearch_url):
+        es = Searcher(es_backend)
+        es.rebuild(catalogue)
+        for query in ["tờ khai", "cấp lại giấy", "người nước ngoài", "lái xe", "đăng ký tạm trú", "sổ đỏ"]:
+            recall = sqlite._recall_query(analyze_query(query), sqlite.ranker)
+            assert sqlite.backend.candidates(recall, 5) == es.backend.candidates(recall, 5), query
+    sqlite.backend.close()
+
+
+@pytest.mark.elasticsearch
+def test_an_index_laid_out_by_an_older_version_counts_as_empty(elasticsearch_url: str) -> None:
+    """Catalogue.ensure_ready rebuilds an index whose count() differs from the store: an old mapping
+    (without the pairs field) must not be searched as if it were current."""
+    for es_backend in _es_backend(elasticsearch_url):
+        es_backend.client.indices.create(index=es_backend.index, mappings={"properties": {"code": {"type": "keyword"}}})
+        es_backend.client.index(index=es_backend.index, id="X", document={"code": "X"}, refresh=True)
+        assert es_backend.count() == 0
+        assert Searcher(es_backend).rebuild(CATALOGUE) == len(CATALOGUE)
+        assert es_backend.count() == len(CATALOGUE)
+
+
+def test_sqlite_index_laid_out_by_an_older_version_counts_as_empty(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "search.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE VIRTUAL TABLE procedures_fts USING fts5(code UNINDEXED, name, name_f)")
+    conn.execute("CREATE TABLE procedure_docs (code TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+    conn.execute("INSERT INTO procedure_docs VALUES ('X', '{}')")
+    conn.commit()
+    conn.close()
+    backend = SqliteFtsBackend(path)
+    assert backend.count() == 0
+    searcher = Searcher(backend)
+    assert searcher.rebuild(CATALOGUE) == len(CATALOGUE)
+    assert _codes(searcher, "nhập hộ khẩu")[0] == RESIDENCE
+    backend.close()
+    assert SqliteFtsBackend(path).count() == len(CATALOGUE)  # the current layout is kept
 
 
 # --- the ES fixture policy: in CI a skipped ES test is a failure --------------------------------

@@ -81,3 +81,46 @@ def test_search_query_same_with_and_without_diacritics() -> None:
     without = analyze_query("lam cccd can giay to gi").all_words
     assert {"căn", "cước"} <= set(with_marks)
     assert {"căn", "cước"} <= set(without)
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("thay đổi nội dung đăng ký", "cấp đổi"),  # amend, not exchange
+        ("sửa đổi giấy phép", "cấp đổi"),
+        ("thuế nhập khẩu hàng hóa", "cư trú"),  # import, not household register
+        ("qua cửa khẩu quốc tế", "cư trú"),
+        ("thay doi thong tin", "cấp đổi"),
+        ("mien thue doi voi hang hoa", "cấp đổi"),  # "đối với" typed without diacritics
+    ],
+)
+def test_compounds_are_not_read_as_the_synonym_inside_them(text: str, wrong: str) -> None:
+    assert wrong not in vn.synonym_expansions(text)
+    assert vn.fold(wrong) not in vn.fold(vn.expand_synonyms(text))
+
+
+def test_the_synonyms_inside_compounds_still_work_alone() -> None:
+    assert "cấp đổi" in vn.synonym_expansions("đổi bằng lái")
+    assert "cư trú" in vn.synonym_expansions("cắt khẩu cho con")
+    assert "chứng thư chữ ký điện tử" in vn.synonym_expansions("gia hạn chứng thư số")
+
+
+def test_clauses_split_at_punctuation_but_not_inside_numbers() -> None:
+    parts = vn.clauses("Con vào lớp 1, trường đòi giấy. Xin ở đâu?")
+    assert parts == ["Con vào lớp 1", " trường đòi giấy", " Xin ở đâu"]
+    assert vn.clauses("Nghị định 82/2017/NĐ-CP mức 1.5 lần") == ["Nghị định 82/2017/NĐ-CP mức 1.5 lần"]
+
+
+def test_filler_runs_break_at_filler() -> None:
+    words = vn.expand_abbreviations("Cho em hỏi chứng thư số sắp hết hạn thì xử lý như thế nào ko đc gia hạn à").split()
+    runs = vn.filler_runs(words)
+    assert runs == [["chứng", "thư", "số", "sắp", "hết", "hạn", "thì", "xử", "lý"], ["gia", "hạn"]]
+
+
+def test_query_word_pairs_never_span_filler_or_punctuation() -> None:
+    from knowledge_base.search.analysis import analyze_query
+
+    pairs = analyze_query("Chứng thư số hết hạn, xử lý như thế nào để gia hạn?").pairs
+    assert ("chung", "thu") in pairs and ("gia", "han") in pairs
+    assert ("han", "xu") not in pairs  # across the comma
+    assert ("ly", "gia") not in pairs  # across "như thế nào để"

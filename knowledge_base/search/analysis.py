@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
 from knowledge_base import text as vn
@@ -21,6 +22,11 @@ FIELDS: tuple[str, ...] = ("name", "terms", "field", "body")
 # results, conditions) matches almost any question and only slows the engines down; it is searched
 # only when these find too little.
 RECALL_FIELDS: tuple[str, ...] = ("name", "terms", "field")
+# One more engine column, derived from name + citizen words: every adjacent folded word pair as one
+# token ("cu_tru"). Words too common to ask an engine for ("cư", "trú") are often telling together;
+# a pair token is one cheap, rare term where a phrase query would read both words' long posting lists.
+PAIRS_COLUMN = "pairs_f"
+PAIR_JOINER = "_"
 
 
 @dataclass(frozen=True)
@@ -59,11 +65,25 @@ class IndexDoc:
         )
 
     def fields(self) -> dict[str, str]:
+        """Engine columns: each field exact and folded, plus the pair tokens (PAIRS_COLUMN)."""
         out: dict[str, str] = {}
         for name in FIELDS:
             out[name] = self.exact[name]
             out[f"{name}_f"] = self.folded[name]
+        out[PAIRS_COLUMN] = " ".join(sorted(pair_token(pair) for pair in self.word_pairs()))
         return out
+
+    def word_pairs(self) -> set[tuple[str, str]]:
+        """Adjacent folded word pairs of the name and the citizen words (never across lines)."""
+        pairs: set[tuple[str, str]] = set()
+        for name in ("name", "terms"):
+            for line in self.folded[name].split("\n"):
+                pairs.update(pairwise(line.split()))
+        return pairs
+
+
+def pair_token(pair: tuple[str, ...]) -> str:
+    return PAIR_JOINER.join(pair)
 
 
 def _join(parts: list[str]) -> str:
@@ -107,6 +127,13 @@ class AnalyzedQuery:
     words: tuple[str, ...]  # normalised content words as typed (diacritics kept if typed)
     expansions: tuple[str, ...]  # words added by synonyms
     folded_words: tuple[str, ...] = field(default=())
+    # Folded pairs of words adjacent in the citizen's phrasing (same clause, no filler between). The
+    # engines look for them as PAIRS_COLUMN tokens ("cu_tru"); the recall query keeps the telling ones.
+    pairs: tuple[tuple[str, str], ...] = field(default=())
+    # Content words (with their synonym words) of each clause of a message that has several: a long
+    # question often names its procedure in one clause and spends the others on circumstances.
+    clauses: tuple[tuple[str, ...], ...] = field(default=())
+    sequence: tuple[str, ...] = field(default=())  # every word as typed, filler too (abbreviations expanded)
 
     @property
     def all_words(self) -> tuple[str, ...]:
@@ -119,25 +146,48 @@ class AnalyzedQuery:
 
 def _words(text: str) -> list[str]:
     """Normalised words; numbers lose leading zeros so "09 số" and "9 số" agree."""
-    return [w.lstrip("0") or "0" if w.isdigit() else w for w in vn.syllables(text)]
+    return _numbers(vn.syllables(text))
+
+
+def _numbers(words: list[str]) -> list[str]:
+    return [w.lstrip("0") or "0" if w.isdigit() else w for w in words]
 
 
 @lru_cache(maxsize=4096)
 def analyze_query(query: str) -> AnalyzedQuery:
     query = query[:2000]  # citizens do not write novels; keeps pathological input cheap
-    expanded = vn.expand_abbreviations(query)
-    content = vn.strip_fillers(expanded) or expanded
-    words = tuple(dict.fromkeys(_words(content)))
-    present = set(vn.fold(content).split())
+    runs: list[tuple[str, ...]] = []
+    clauses: list[tuple[list[str], list[str]]] = []  # (content words, synonym canonicals) per clause
+    sequence: list[str] = []
+    for clause in vn.clauses(query):
+        expanded = vn.expand_abbreviations(clause).split()
+        sequence += expanded
+        clause_runs = [tuple(_numbers(run)) for run in vn.filler_runs(expanded)]
+        canonicals = vn.synonym_expansions(" ".join(expanded))
+        if clause_runs or canonicals:
+            runs += clause_runs
+            clauses.append(([w for run in clause_runs for w in run], canonicals))
+    if not runs:  # only filler ("cho em hỏi"): search for it as typed
+        words_as_typed = tuple(_numbers(sequence))
+        runs = [words_as_typed] if words_as_typed else []
+        clauses = [(list(words_as_typed), [c for _, found in clauses for c in found])]
+    content = [w for run in runs for w in run]
+    words = tuple(dict.fromkeys(content))
+    present = {vn.fold(w) for w in content}
     extra: list[str] = []
-    for canonical in vn.synonym_expansions(expanded):
-        for word in vn.syllables(canonical):
-            if vn.fold(word) not in present and word not in extra:
-                extra.append(word)
+    clause_words: list[tuple[str, ...]] = []
+    for clause_content, canonicals in clauses:
+        added = [w for canonical in canonicals for w in vn.syllables(canonical) if vn.fold(w) not in present]
+        extra += [w for w in added if w not in extra]
+        clause_words.append(tuple(dict.fromkeys([*clause_content, *added])))
     folded = tuple(dict.fromkeys(vn.fold(w) for w in (*words, *extra)))
+    pairs = tuple(dict.fromkeys((vn.fold(a), vn.fold(b)) for run in runs for a, b in pairwise(run)))
     return AnalyzedQuery(
         original=query,
         words=words,
         expansions=tuple(extra),
         folded_words=folded,
+        pairs=pairs,
+        clauses=tuple(clause_words) if len(clause_words) > 1 else (),
+        sequence=tuple(sequence),
     )

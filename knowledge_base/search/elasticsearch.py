@@ -21,12 +21,16 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
-from knowledge_base.search.analysis import FIELDS, RECALL_FIELDS, AnalyzedQuery, IndexDoc
+from knowledge_base.search.analysis import FIELDS, PAIRS_COLUMN, RECALL_FIELDS, AnalyzedQuery, IndexDoc, pair_token
 
 log = logging.getLogger(__name__)
 
 # Same weights as the SQLite FTS5 backend: name boosted, citizen words next.
 FIELD_BOOSTS: dict[str, float] = {"name": 10.0, "terms": 7.0, "field": 2.0, "body": 1.0}
+PAIRS_BOOST = 5.0  # sqlite_fts.PAIRS_WEIGHT
+# Bumped whenever the mapping changes: an index made by an older version counts as empty, so
+# Catalogue.ensure_ready rebuilds it (into a fresh index behind the alias).
+MAPPING_VERSION = 2
 MAX_QUERY_WORDS = 100  # bounds the clause count far below max_clause_count
 ANALYZER = "motcua_words"
 
@@ -48,7 +52,8 @@ def _mappings() -> dict[str, Any]:
     for name in FIELDS:
         properties[name] = {"type": "text", "analyzer": ANALYZER}
         properties[f"{name}_f"] = {"type": "text", "analyzer": ANALYZER}
-    return {"dynamic": "strict", "properties": properties}
+    properties[PAIRS_COLUMN] = {"type": "text", "analyzer": ANALYZER}  # standard keeps "cu_tru" one token
+    return {"dynamic": "strict", "_meta": {"motcua_mapping": MAPPING_VERSION}, "properties": properties}
 
 
 def _source(doc: IndexDoc) -> dict[str, Any]:
@@ -56,14 +61,19 @@ def _source(doc: IndexDoc) -> dict[str, Any]:
 
 
 def build_query(query: AnalyzedQuery, fields: tuple[str, ...] = RECALL_FIELDS) -> dict[str, Any] | None:
-    """One multi_match of the folded words over the folded fields, boosted like the SQLite bm25 weights
-    (candidates are about recall; accents are weighed by the shared ranker, as on SQLite). User text is
-    only ever a match value. None when there is nothing to look for."""
-    folded = list(dict.fromkeys(w for w in query.folded_words if w))[:MAX_QUERY_WORDS]
-    if not folded:
+    """The folded words (and pair tokens) over the folded fields (and the pairs field), scored like
+    SQLite FTS5's bm25(): ``combined_fields`` (BM25F) sums a word's weighted frequencies over the
+    fields before saturating, as FTS5 does over its columns, with the same weights; ``most_fields``
+    would score each field on its own and rank long, many-field documents differently. Candidates are
+    about recall; accents are weighed by the shared ranker, as on SQLite. User text is only ever a
+    match value. None when there is nothing to look for."""
+    tokens = [*(w for w in query.folded_words if w), *(pair_token(p) for p in query.pairs if p)]
+    tokens = list(dict.fromkeys(tokens))[:MAX_QUERY_WORDS]
+    if not tokens:
         return None
     boosted = [f"{name}_f^{FIELD_BOOSTS[name]}" for name in FIELDS if name in fields]
-    return {"multi_match": {"query": " ".join(folded), "fields": boosted, "type": "most_fields"}}
+    boosted.append(f"{PAIRS_COLUMN}^{PAIRS_BOOST}")
+    return {"combined_fields": {"query": " ".join(tokens), "fields": boosted}}
 
 
 class ElasticsearchBackend:
@@ -160,7 +170,14 @@ class ElasticsearchBackend:
         yield from sorted(docs, key=lambda d: d.code)
 
     def count(self) -> int:
+        """Documents indexed; 0 when the index was laid out by an older version (it needs a rebuild)."""
         try:
+            mappings = self.client.indices.get_mapping(index=self.index)
+            if any(
+                m.get("mappings", {}).get("_meta", {}).get("motcua_mapping") != MAPPING_VERSION
+                for m in mappings.values()
+            ):
+                return 0
             return int(self.client.count(index=self.index)["count"])
         except NotFoundError:
             return 0

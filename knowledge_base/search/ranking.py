@@ -5,7 +5,9 @@ The score is in [0, 1] and means the same thing whatever engine found the candid
 (IDF-weighted; an exact-accent match beats a folded one, and a word typed with diacritics that only
 matches folded — "lái" vs "lại" — barely counts), keeping the query's word pairs together in the
 name or the citizen words, matching a whole citizen phrase ("mua xe cũ"), and covering most of the
-procedure's own name.
+procedure's own name. Words and pairs are covered for the whole message or, discounted, for its best
+clause: a long message that names its procedure in one clause and tells a story in the others is not
+diluted into "not found".
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
 
 from knowledge_base import text as vn
 from knowledge_base.search.analysis import FIELDS, AnalyzedQuery, IndexDoc
@@ -29,6 +30,10 @@ UNKNOWN_WORD_WEIGHT = 0.8  # a word no procedure contains still lowers confidenc
 # A query must carry this much IDF mass to be answered with full confidence: "bạn", "còn", "nộp ở đâu"
 # alone say nothing about which procedure is meant, however well they match.
 MIN_INFORMATION = 3.0
+# A clause of a longer message can carry the score on its own, discounted (the whole message matching
+# is better still) and only when it says enough: "thời gian giải quyết" alone names no procedure.
+CLAUSE_DISCOUNT = 0.8
+CLAUSE_INFORMATION = 14.0
 
 W_COVERAGE, W_BIGRAM, W_NAME, W_PHRASE, W_ACTION, W_BUILTIN = 0.55, 0.4, 0.2, 0.3, 0.08, 0.0
 
@@ -93,6 +98,9 @@ ACTIONS: dict[str, str] = {
     "ghi vào sổ": "record",
     "ghi chú": "record",
     "giải quyết": "settle",
+    # Not actions, but typed without diacritics they would read as one: "doi voi" is "đối với"
+    # (regarding), not "đổi" (exchange).
+    "đối với": "",
 }
 _BASE_ACTIONS = frozenset({"issue", "register", ""})
 # Age-bound siblings ("… cho người dưới 14 tuổi" / "… từ đủ 14 tuổi trở lên"): a citizen who gives an
@@ -121,11 +129,6 @@ class DocFeatures:
 
     @classmethod
     def of(cls, doc: IndexDoc) -> DocFeatures:
-        bigrams: set[tuple[str, str]] = set()
-        for name in ("name", "terms"):
-            for line in doc.folded[name].split("\n"):
-                words = line.split()
-                bigrams.update(pairwise(words))
         exact: dict[str, float] = {}
         folded: dict[str, float] = {}
         for field_name in reversed(FIELDS):  # strongest field last, so it wins
@@ -137,7 +140,7 @@ class DocFeatures:
             exact=exact,
             folded=folded,
             vocabulary=frozenset(folded),
-            bigrams=frozenset(bigrams),
+            bigrams=frozenset(doc.word_pairs()),
             name=doc.name,
             url=doc.url,
             name_words=tuple(dict.fromkeys(vn.fold(doc.name).split())),
@@ -157,6 +160,7 @@ class Ranker:
         self._pair_df: Counter[tuple[str, str]] = Counter()
         self._idf: dict[str, float] = {}
         self._name_weights: dict[str, tuple[float, tuple[tuple[str, float], ...]]] = {}
+        self._longest_phrase = 2  # words in the longest citizen phrase of any procedure
         for doc in docs:
             self.add(doc)
 
@@ -167,6 +171,7 @@ class Ranker:
             self._pair_df.subtract(old.bigrams)
         features = DocFeatures.of(doc)
         self._features[doc.code] = features
+        self._longest_phrase = max([self._longest_phrase, *map(len, features.term_phrases)])
         self._df.update(features.vocabulary)
         self._pair_df.update(features.bigrams)
         self._idf.clear()
@@ -204,6 +209,10 @@ class Ranker:
         self._idf[folded_word] = value
         return value
 
+    def pair_share(self, pair: tuple[str, str]) -> float:
+        """Share of procedures whose name or citizen words keep this folded word pair together."""
+        return self._pair_df.get(pair, 0) / max(len(self._features), 1)
+
     def pair_idf(self, pair: tuple[str, str]) -> float:
         """How telling it is that a procedure's name or citizen words keep this word pair together:
         "chứng thư" together is rarer (and says more) than "chứng" and "thư" apart."""
@@ -234,15 +243,16 @@ class Ranker:
             ]
         ]
         weights = [self.idf(folded) * factor for _, folded, factor in words]
-        typed = [vn.fold(w) for w in query.words]
-        pairs = list(pairwise(typed))
+        pairs = [(p, self.pair_idf(p)) for p in query.pairs]
         return _QueryPlan(
             words=[(w, f, wt, WRONG_ACCENT_MATCH if w != f else FOLDED_MATCH) for (w, f, _), wt in zip(words, weights)],
             total=sum(weights),
-            pairs=[(p, self.pair_idf(p)) for p in pairs],
+            pairs=pairs,
+            pair_total=sum(weight for _, weight in pairs),
+            clauses=_clause_plans(query.clauses, [w for w, _, _ in words], weights, pairs),
             present=frozenset(query.folded_words),
-            sequence=vn.fold(vn.expand_abbreviations(query.original)).split(),
-            actions=query_actions(query.original),
+            ngrams=_ngrams([vn.fold(w) for w in query.sequence], self._longest_phrase),
+            actions=query_actions(list(query.sequence)),
             ages=tuple(int(a) for a in _QUERY_AGE.findall(vn.fold(query.original))),
         )
 
@@ -254,8 +264,7 @@ class Ranker:
         return (
             age_fit
             * (
-                W_COVERAGE * self._coverage(plan, doc)
-                + W_BIGRAM * self._bigram_score(plan, doc)
+                self._lexical(plan, doc)
                 + W_NAME * self._name_coverage(plan, doc)
                 + W_PHRASE * self._phrase_score(plan, doc)
                 + W_ACTION * _action_score(plan.actions, doc.action)
@@ -266,24 +275,38 @@ class Ranker:
         )
 
     # --- components ---------------------------------------------------------------------------
-    def _coverage(self, plan: _QueryPlan, doc: DocFeatures) -> float:
+    def _lexical(self, plan: _QueryPlan, doc: DocFeatures) -> float:
+        """Weighted coverage of the query's words plus its kept-together word pairs, for the whole
+        message or, discounted, for its best clause (a long question about one thing)."""
         if not plan.total:
             return 0.0
         exact, folded = doc.exact.get, doc.folded.get  # hot loop: local lookups
-        matched = 0.0
+        matched = []
         for word, folded_word, weight, folded_quality in plan.words:
             by_exact = exact(word, 0.0)
             by_folded = folded(folded_word, 0.0) * folded_quality
-            matched += weight * (by_exact if by_exact > by_folded else by_folded)
-        return matched / plan.total
-
-    def _bigram_score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
-        if not plan.pairs:
-            word, folded, _, _ = plan.words[0]
-            return _word_match(word, folded, doc)
-        total = sum(weight for _, weight in plan.pairs)
-        hit = sum(weight for pair, weight in plan.pairs if pair in doc.bigrams)
-        return hit / total if total else 0.0
+            matched.append(weight * (by_exact if by_exact > by_folded else by_folded))
+        bigrams = doc.bigrams
+        if plan.pairs:
+            pair_hits = [weight if pair in bigrams else 0.0 for pair, weight in plan.pairs]
+            together = sum(pair_hits) / plan.pair_total if plan.pair_total else 0.0
+        else:  # one word: how well that word itself matches
+            pair_hits = []
+            together = matched[0] / plan.words[0][2] if plan.words[0][2] else 0.0
+        best = W_COVERAGE * sum(matched) / plan.total + W_BIGRAM * together
+        for clause in plan.clauses:
+            if best >= (W_COVERAGE + W_BIGRAM) * clause.focus:
+                continue  # even a perfect match of this clause would not beat the whole message
+            coverage = sum(matched[i] for i in clause.words) / clause.total
+            if clause.pair_total:
+                together = sum(pair_hits[i] for i in clause.pairs) / clause.pair_total
+            elif not clause.pairs:
+                first = clause.words[0]
+                together = matched[first] / plan.words[first][2]
+            else:
+                together = 0.0
+            best = max(best, (W_COVERAGE * coverage + W_BIGRAM * together) * clause.focus)
+        return best
 
     def _name_coverage(self, plan: _QueryPlan, doc: DocFeatures) -> float:
         cached = self._name_weights.get(doc.code)
@@ -300,9 +323,18 @@ class Ranker:
     def _phrase_score(self, plan: _QueryPlan, doc: DocFeatures) -> float:
         best = 0
         for phrase in doc.term_phrases:
-            if len(phrase) > best and _contains(plan.sequence, phrase):
+            if len(phrase) > best and phrase in plan.ngrams:
                 best = len(phrase)
         return min(best / 3.0, 1.0)
+
+
+@dataclass(frozen=True)
+class _ClausePlan:
+    words: tuple[int, ...]  # indices into _QueryPlan.words
+    total: float
+    pairs: tuple[int, ...]  # indices into _QueryPlan.pairs
+    pair_total: float
+    focus: float  # CLAUSE_DISCOUNT, lowered further for a clause carrying little information
 
 
 @dataclass(frozen=True)
@@ -310,10 +342,39 @@ class _QueryPlan:
     words: list[tuple[str, str, float, float]]  # (as typed, folded, weight, quality of a folded-only match)
     total: float
     pairs: list[tuple[tuple[str, str], float]]
+    pair_total: float
+    clauses: list[_ClausePlan]
     present: frozenset[str]
-    sequence: list[str]
+    ngrams: frozenset[tuple[str, ...]]  # runs of 2+ folded words of the message, as typed (fillers too)
     actions: frozenset[str]
     ages: tuple[int, ...]  # ages the citizen mentions ("con 16 tuổi")
+
+
+def _clause_plans(
+    clauses: tuple[tuple[str, ...], ...],
+    words: list[str],
+    weights: list[float],
+    pairs: list[tuple[tuple[str, str], float]],
+) -> list[_ClausePlan]:
+    index = {word: i for i, word in reversed(list(enumerate(words)))}
+    plans = []
+    for clause in clauses:
+        members = tuple(dict.fromkeys(index[w] for w in clause if w in index))
+        total = sum(weights[i] for i in members)
+        if not members or not total:
+            continue
+        folded = {vn.fold(words[i]) for i in members}
+        own_pairs = tuple(i for i, ((a, b), _) in enumerate(pairs) if a in folded and b in folded)
+        plans.append(
+            _ClausePlan(
+                words=members,
+                total=total,
+                pairs=own_pairs,
+                pair_total=sum(pairs[i][1] for i in own_pairs),
+                focus=CLAUSE_DISCOUNT * min(1.0, total / CLAUSE_INFORMATION),
+            )
+        )
+    return plans
 
 
 def name_ages(name: str) -> tuple[int, int] | None:
@@ -333,14 +394,19 @@ def _action_matchers() -> tuple[vn.PhraseMatcher, vn.PhraseMatcher]:
     return vn.PhraseMatcher(ACTIONS), vn.PhraseMatcher(_DOC_ACTIONS)
 
 
-def query_actions(query: str) -> frozenset[str]:
+def query_actions(words: list[str]) -> frozenset[str]:
+    """Actions the citizen asks for, in their words (normalised, abbreviations expanded)."""
     matcher = _action_matchers()[0]
-    words = vn.syllables(vn.expand_abbreviations(query))
     found: set[str] = set()
-    for i in range(len(words)):
+    i = 0
+    while i < len(words):
         hit = matcher.match_at(words, i)
-        if hit:
-            found.add(hit[1])
+        if hit:  # the longest phrase consumes its words: "thay đổi" is amend, not also "đổi"
+            if hit[1]:
+                found.add(hit[1])
+            i += hit[0]
+        else:
+            i += 1
     return frozenset(found)
 
 
@@ -350,7 +416,7 @@ def name_action(name: str) -> str:
     words = vn.syllables(name)[:4]
     for i in range(len(words)):
         hit = matcher.match_at(words, i)
-        if hit:
+        if hit and hit[1]:
             return hit[1]
     return ""
 
@@ -361,17 +427,7 @@ def _action_score(query_actions: frozenset[str], doc_action: str) -> float:
     return 1.0 if doc_action in query_actions else 0.0
 
 
-def _word_match(word: str, folded: str, doc: DocFeatures) -> float:
-    exact = doc.exact.get(word, 0.0)
-    if word != folded:  # typed with diacritics: a folded-only match is probably another word
-        return max(exact, doc.folded.get(folded, 0.0) * WRONG_ACCENT_MATCH)
-    return max(exact, doc.folded.get(folded, 0.0) * FOLDED_MATCH)
-
-
-def _contains(sequence: list[str], phrase: tuple[str, ...]) -> bool:
-    size = len(phrase)
-    first = phrase[0]
-    for i, word in enumerate(sequence[: len(sequence) - size + 1]):
-        if word == first and tuple(sequence[i : i + size]) == phrase:
-            return True
-    return False
+def _ngrams(sequence: list[str], longest: int) -> frozenset[tuple[str, ...]]:
+    return frozenset(
+        tuple(sequence[i : i + n]) for n in range(2, longest + 1) for i in range(len(sequence) - n + 1)
+    )

@@ -16,6 +16,12 @@ MAX_QUERY_CHARS = 10_000
 CANDIDATES = 80  # the shared ranker re-scores these; more costs latency and gains almost nothing
 MIN_CANDIDATES = 10  # fewer: ask again with every word, in every field (documents, results) too
 COMMON_WORD_SHARE = 0.2
+# Word pairs added to the engine's recall query (see _telling_pairs): at most this many, the rarest,
+# each kept together by at least MIN_PAIR_DOCS procedures (a pair found once is usually two words
+# that happen to meet in a summary) and by at most COMMON_PAIR_SHARE of them.
+MAX_PAIRS = 4
+MIN_PAIR_DOCS = 2
+COMMON_PAIR_SHARE = 0.1
 
 
 class EmptyQueryError(ValueError):
@@ -23,7 +29,7 @@ class EmptyQueryError(ValueError):
 
 
 class Searcher:
-    def __init__(self, backend: SearchBackend, *, not_found_threshold: float = 0.30) -> None:
+    def __init__(self, backend: SearchBackend, *, not_found_threshold: float = 0.32) -> None:
         self.backend = backend
         self.not_found_threshold = not_found_threshold
         self._ranker: Ranker | None = None
@@ -92,7 +98,23 @@ class Searcher:
             words=tuple(w for w in query.words if vn.fold(w) in keep_folded),
             expansions=tuple(w for w in query.expansions if vn.fold(w) in keep_folded),
             folded_words=folded,
+            pairs=_telling_pairs(query, ranker, keep_folded),
         )
 
     def is_confident(self, hit: SearchHit) -> bool:
         return hit.score >= self.not_found_threshold
+
+
+def _telling_pairs(query: AnalyzedQuery, ranker: Ranker, kept: set[str]) -> tuple[tuple[str, str], ...]:
+    """Adjacent content words of the query, one of them too common to be asked for alone, that
+    procedure names or citizen words keep together rarely enough to single a few out: "xác nhận
+    thông tin cư trú" is asked for as "cu_tru" (and "xac_nhan", "thong_tin" if rare enough), where
+    "cư" and "trú" alone match a large share of the catalogue."""
+    pairs: dict[tuple[str, str], float] = {}
+    for pair in query.pairs:
+        if pair[0] in kept and pair[1] in kept:
+            continue  # both words are asked for already
+        share = ranker.pair_share(pair)
+        if MIN_PAIR_DOCS / max(len(ranker), 1) <= share <= COMMON_PAIR_SHARE:
+            pairs[pair] = share
+    return tuple(sorted(pairs, key=lambda p: (pairs[p], p))[:MAX_PAIRS])

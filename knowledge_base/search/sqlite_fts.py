@@ -8,17 +8,32 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from knowledge_base.search.analysis import FIELDS, RECALL_FIELDS, AnalyzedQuery, IndexDoc
+from knowledge_base.search.analysis import (
+    FIELDS,
+    PAIR_JOINER,
+    PAIRS_COLUMN,
+    RECALL_FIELDS,
+    AnalyzedQuery,
+    IndexDoc,
+    pair_token,
+)
 
-_COLUMNS = [c for f in FIELDS for c in (f, f"{f}_f")]
-# bm25() weights, in column order: code (unindexed), then name, name_f, terms, terms_f, ...
+_COLUMNS = [*(c for f in FIELDS for c in (f, f"{f}_f")), PAIRS_COLUMN]
+# bm25() weights, in column order: code (unindexed), then name, name_f, terms, terms_f, ..., pairs_f
 _WEIGHTS = {"name": 10.0, "terms": 7.0, "field": 2.0, "body": 1.0}
+PAIRS_WEIGHT = 5.0
+# unicode61 keeps the pair joiner inside a token ("cu_tru"), as Elasticsearch's standard tokenizer does.
+_CREATE_FTS = (
+    f"CREATE VIRTUAL TABLE procedures_fts USING fts5(code UNINDEXED, {', '.join(_COLUMNS)}, "
+    f"tokenize = 'unicode61 remove_diacritics 0 tokenchars ''{PAIR_JOINER}''')"
+)
 
 
 def _bm25_weights() -> str:
     weights = ["0.0"]
     for field in FIELDS:
         weights += [str(_WEIGHTS[field] * 1.2), str(_WEIGHTS[field])]
+    weights.append(str(PAIRS_WEIGHT))
     return ", ".join(weights)
 
 
@@ -30,10 +45,12 @@ def fts_expression(query: AnalyzedQuery, fields: tuple[str, ...] = RECALL_FIELDS
     """An FTS5 MATCH expression built only from analysed \\w+ tokens, each quoted: user text can never
     inject FTS syntax (AND, NEAR, *, :, quotes) and nothing reaches SQL except as a bound parameter."""
     # Candidates come from the folded columns only (recall); accents matter in the shared ranking.
+    # Pair tokens ("cu_tru") exist only in the pairs column and words never do: one OR over all.
     folded = [_quote(w) for w in query.folded_words if w]
+    folded += [_quote(pair_token(p)) for p in query.pairs if p]
     if not folded:
         return None
-    folded_cols = " ".join(f"{f}_f" for f in FIELDS if f in fields)
+    folded_cols = " ".join([*(f"{f}_f" for f in FIELDS if f in fields), PAIRS_COLUMN])
     return f"{{{folded_cols}}} : ({' OR '.join(folded)})"
 
 
@@ -50,12 +67,16 @@ class SqliteFtsBackend:
         self._create()
 
     def _create(self) -> None:
-        cols = ", ".join(_COLUMNS)
         with self._lock, self._conn:
-            self._conn.execute(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS procedures_fts USING fts5("
-                f"code UNINDEXED, {cols}, tokenize = 'unicode61 remove_diacritics 0')"
-            )
+            row = self._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'procedures_fts'").fetchone()
+            if row is not None and row[0] != _CREATE_FTS:
+                # An index laid out by an older version: derived data, so drop it; count() is then 0
+                # and Catalogue.ensure_ready rebuilds it from the store.
+                self._conn.execute("DROP TABLE procedures_fts")
+                self._conn.execute("DROP TABLE IF EXISTS procedure_docs")
+                row = None
+            if row is None:
+                self._conn.execute(_CREATE_FTS)
             self._conn.execute("CREATE TABLE IF NOT EXISTS procedure_docs (code TEXT PRIMARY KEY, doc TEXT NOT NULL)")
 
     def rebuild(self, docs: Iterable[IndexDoc]) -> int:
