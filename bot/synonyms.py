@@ -24,12 +24,13 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.spans import prefer_aspect_noun, recover_aspect
+from bot.spans import complete_aspect, prefer_aspect_noun, recover_aspect
 from knowledge_base import text as vn
 
 
 def _key(value: str) -> str:
-    return " ".join(vn.fold(value).split())
+    """Folded, chat abbreviations expanded: "cần nhũng j", "can nhung gi" and "cần những gì" agree."""
+    return " ".join(vn.fold(vn.expand_abbreviations(value)).split())
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
@@ -92,9 +93,13 @@ class FoldingSynonymMapper(EntitySynonymMapper):
         phrases = frozenset(self.synonyms)
         for message in messages:
             text = message.get(TEXT) or ""
-            for entity in message.get(ENTITIES, []):
+            entities = message.get(ENTITIES, [])
+            for entity in entities:
                 if entity.get("entity") in self._entities:
-                    span = prefer_aspect_noun(text, entity["start"], entity["end"], phrases)
+                    # aspect fragments before it are merged or dropped: only other entities are a limit
+                    others = [e for e in entities if e["entity"] not in self._entities]
+                    floor = max((e["end"] for e in others if e["end"] <= entity["start"]), default=0)
+                    span = prefer_aspect_noun(text, entity["start"], entity["end"], phrases, floor)
                     if span != (entity["start"], entity["end"]):
                         entity["start"], entity["end"] = span
                         entity["value"] = text[span[0] : span[1]]
@@ -117,7 +122,26 @@ class FoldingSynonymMapper(EntitySynonymMapper):
             aspect = {"entity": "aspect", "start": span[0], "end": span[1], "value": value}
             aspect["extractor"] = self.__class__.__name__
             message.set(ENTITIES, sorted([*entities, aspect], key=lambda e: e["start"]), add_to_output=True)
+        for message in messages:
+            self._complete(message)
         return messages
+
+    def _complete(self, message: Message) -> None:
+        """Each mapped aspect gets the rest of its phrase (:func:`bot.spans.complete_aspect`)."""
+        text = message.get(TEXT) or ""
+        entities = message.get(ENTITIES, [])
+        synonyms = {str(k): str(v) for k, v in self.synonyms.items()}
+        for entity in entities:
+            if entity.get("entity") not in self._entities:
+                continue
+            others = [e for e in entities if e is not entity]
+            floor = max((e["end"] for e in others if e["end"] <= entity["start"]), default=0)
+            limit = min((e["start"] for e in others if e["start"] >= entity["end"]), default=len(text))
+            span = complete_aspect(text, entity["start"], entity["end"], str(entity["value"]), synonyms, floor, limit)
+            if span != (entity["start"], entity["end"]):
+                found = self._lookup(text[span[0] : span[1]])
+                if found is not None:
+                    entity["start"], entity["end"], entity["value"] = span[0], span[1], found
 
     def replace_synonyms(self, entities: list[dict[str, Any]]) -> None:
         canonical = {str(value) for value in self.synonyms.values()}
