@@ -44,7 +44,6 @@ from actions.feedback import ask_feedback
 from actions.forms import (
     CANCELLED,
     LOCKED,
-    REQUESTED_SLOT,
     STOPPED,
     GuardedForm,
     ask_action,
@@ -325,28 +324,16 @@ def find_complaint_code(text: str) -> str | None:
 class ValidateComplaintStatusForm(GuardedForm):
     slots_in_order = (STATUS_CODE, STATUS_LAST4)
     private_slots = frozenset({STATUS_LAST4})
+    verified_lookup = True
 
     def name(self) -> str:
         return "validate_complaint_status_form"
 
-    def before_validation(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-        if tracker.get_slot(REQUESTED_SLOT) is not None:
-            return {}
-        sender = sender_of(tracker)
-        try:
-            locked = get_stores().lockout.state(sender.channel, sender.user_id).locked
-        except Exception:
-            return {}
-        return {STOPPED: LOCKED} if locked else {}
-
     def validate_complaint_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        code = find_complaint_code(str(value or ""))
-        if code:
-            return self.accept(STATUS_CODE, code)
-        return self.reject(
-            dispatcher, tracker, STATUS_CODE,
+        return self.accept_if(
+            find_complaint_code(str(value or "")), dispatcher, tracker, STATUS_CODE,
             "Dạ, mã phản ánh có dạng PA-2026-000123 (em đã gửi mã này khi tiếp nhận). Anh/chị nhập lại giúp em ạ.",
         )  # fmt: skip
 
@@ -356,11 +343,8 @@ class ValidateComplaintStatusForm(GuardedForm):
         text = str(value or "")
         if is_skip(text):
             return self.accept(STATUS_LAST4, "")
-        digits = clean_last4(text)
-        if digits:
-            return self.accept(STATUS_LAST4, digits)
-        return self.reject(
-            dispatcher, tracker, STATUS_LAST4,
+        return self.accept_if(
+            clean_last4(text), dispatcher, tracker, STATUS_LAST4,
             "Dạ, anh/chị nhập đúng 4 chữ số cuối của số điện thoại đã để lại (ví dụ 5678), hoặc bấm \"Không có số "
             "điện thoại\" nếu đã gửi ẩn danh ạ.",
             [{"title": "Không có số điện thoại", "payload": "bỏ qua"}],

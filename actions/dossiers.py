@@ -104,27 +104,22 @@ def answer_text(view: DossierStatusView) -> str:
 class ValidateDossierStatusForm(GuardedForm):
     slots_in_order = FORM_SLOTS
     private_slots = frozenset({LAST4})
+    verified_lookup = True
 
     def name(self) -> str:
         return "validate_dossier_status_form"
 
     def before_validation(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-        if tracker.get_slot(REQUESTED_SLOT) is not None:
-            return {}
         # Activation: "báo cho tôi khi có kết quả" right after a dossier was shown; or a locked sender.
-        folded = fold(message_text(tracker))
+        text = message_text(tracker)
         if (
-            tracker.get_slot(VERIFIED)
-            and any(w in folded for w in _SUBSCRIBE_WORDS)
-            and not find_dossier_code(message_text(tracker))
+            tracker.get_slot(REQUESTED_SLOT) is None
+            and tracker.get_slot(VERIFIED)
+            and any(w in fold(text) for w in _SUBSCRIBE_WORDS)
+            and not find_dossier_code(text)
         ):
             return {STOPPED: SUBSCRIBE}
-        sender = sender_of(tracker)
-        try:
-            locked = get_stores().lockout.state(sender.channel, sender.user_id).locked
-        except Exception:
-            return {}  # the lookup itself will tell the citizen the system is busy
-        return {STOPPED: LOCKED} if locked else {}
+        return super().before_validation(dispatcher, tracker)
 
     def validate_dossier_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -149,11 +144,8 @@ class ValidateDossierStatusForm(GuardedForm):
     def validate_dossier_last4(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        digits = clean_last4(str(value or ""))
-        if digits:
-            return self.accept(LAST4, digits)
-        return self.reject(
-            dispatcher, tracker, LAST4,
+        return self.accept_if(
+            clean_last4(str(value or "")), dispatcher, tracker, LAST4,
             "Dạ, anh/chị nhập đúng 4 chữ số cuối của số điện thoại đã đăng ký (ví dụ 5678) giúp em ạ.",
         )  # fmt: skip
 

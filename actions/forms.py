@@ -20,7 +20,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import is_no, is_stop, is_yes, message_text, record_turn
+from actions.common import get_stores, is_no, is_stop, is_yes, message_text, record_turn, sender_of
 from core.bot_turns import TurnOutcome
 
 REQUESTED_SLOT = "requested_slot"
@@ -39,6 +39,7 @@ class GuardedForm(FormValidationAction):
     private_slots: frozenset[str] = frozenset()  # answers never written to the dashboard as typed
     free_text_slots: frozenset[str] = frozenset()  # answers where only a whole stop phrase stops the form
     extra_slots: tuple[str, ...] = ()  # slots the form fills itself (cleared too when it stops)
+    verified_lookup = False  # a lookup behind the lockout: a locked-out sender is stopped at activation
 
     @abstractmethod
     def name(self) -> str: ...
@@ -68,7 +69,20 @@ class GuardedForm(FormValidationAction):
     def before_validation(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         """Slots to set before the answer is validated (attachments, a lock found at activation: a
         ``form_stopped`` value ends the form at once)."""
+        if self.verified_lookup and tracker.get_slot(REQUESTED_SLOT) is None:
+            return self._stop_if_locked(tracker)
         return {}
+
+    @staticmethod
+    def _stop_if_locked(tracker: Tracker) -> dict[str, Any]:
+        """``form_stopped = locked`` when the sender is locked out of verified lookups (a store error:
+        nothing; the lookup itself will tell the citizen the system is busy)."""
+        sender = sender_of(tracker)
+        try:
+            locked = get_stores().lockout.state(sender.channel, sender.user_id).locked
+        except Exception:
+            return {}
+        return {STOPPED: LOCKED} if locked else {}
 
     # --- helpers for validate_<slot> methods -----------------------------------------------------
     def stop(self, reason: str = CANCELLED) -> dict[str, Any]:
@@ -91,6 +105,15 @@ class GuardedForm(FormValidationAction):
             return {slot: None}
         dispatcher.utter_message(text=message, buttons=list(buttons))
         return {slot: None, INVALID_COUNT: int(tracker.get_slot(INVALID_COUNT) or 0) + 1}
+
+    def accept_if(
+        self, value: str | None, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, message: str,
+        buttons: Buttons = (),
+    ) -> dict[str, Any]:  # fmt: skip
+        """``value`` (the answer, already parsed; None or "" when it could not be) accepted, else rejected."""
+        if value:
+            return self.accept(slot, value)
+        return self.reject(dispatcher, tracker, slot, message, buttons)
 
     @staticmethod
     def just_answered(tracker: Tracker, slot: str) -> bool:

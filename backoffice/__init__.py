@@ -7,7 +7,8 @@ Writing a page: in a module of this package define ``router = staff_router()`` (
 and ``session: Annotated[Session, Depends(db)]`` (``backoffice.state``; commit what you change), answer
 with ``render(request, "page.html", **ctx)`` (templates extend ``base.html``; forms carry
 ``<input type="hidden" name="csrf_token" value="{{ csrf_token }}">``, fetch() sends ``X-CSRF-Token``:
-``motcua.post(url, data)`` in static/backoffice.js), record staff actions with ``audit.record(...)``, and
+``motcua.post(url, data)`` in static/backoffice.js; no inline script or style: the pages' CSP allows only
+static/ files), record staff actions with ``audit.record(...)``, and
 raise ``PageNotFound`` / ``Forbidden`` / ``BadRequest`` for the error pages. Modules are mounted by
 discovery: any module here with a ``router`` (or ``routers``) attribute."""
 
@@ -39,7 +40,7 @@ def install(app: FastAPI, settings: Settings, *, engine: Engine | None = None, c
     from fastapi.staticfiles import StaticFiles
 
     from backoffice.state import BackofficeState
-    from backoffice.web import STATIC_DIR, STATIC_URL, install_error_pages
+    from backoffice.web import STATIC_DIR, STATIC_URL, SecurityHeaders, install_error_pages
     from core.clock import system_clock
     from core.db import get_engine
 
@@ -51,6 +52,7 @@ def install(app: FastAPI, settings: Settings, *, engine: Engine | None = None, c
         secure_cookies=settings.secure_cookies,
     )
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="backoffice-static")
+    app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff, referrer policy on /admin
     install_error_pages(app)
     for name in router_modules():
         module = importlib.import_module(name)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -54,7 +54,7 @@ SORT_LABELS = {
     "received": "Nhận sớm nhất trước",
     "status": "Trạng thái",
 }
-ComplaintChange = Callable[[ComplaintService, ComplaintRow], None]
+ComplaintChange = Callable[[ComplaintService, str], None]  # (service, complaint code)
 NOTICES = {
     "assigned": "Đã phân công phản ánh.",
     "transferred": "Đã chuyển phản ánh cho cơ quan khác; phản ánh không còn trong danh sách của anh/chị.",
@@ -224,153 +224,119 @@ def detail(
     return _detail(request, user, session, code)
 
 
-def _act(
-    request: Request,
-    user: StaffUser,
-    session: Session,
-    code: str,
-    action: str,
-    change: ComplaintChange,
-    notice: str,
-    detail: dict[str, str] | None = None,
-) -> Response:
-    """Run ``change`` on a complaint this user may see, audit it, and go back to the detail page (or
-    show the detail page again with the error)."""
-    row = visible_complaint(request, user, code)
-    try:
-        change(service(request), row)
-    except ComplaintError as exc:
-        return _detail(request, user, session, row.code, status_code=400, error=str(exc))
-    except UnknownComplaint:
-        raise PageNotFound() from None
-    audit.record(
-        session, user, action, "complaint", row.code, detail, client_address(request), at=get_state(request).clock()
-    )
-    session.commit()
-    after = service(request).get(row.code)
-    scope = scope_for(user)
-    if after is not None and scope is not None and not scope.allows(after):
-        return redirect("/admin/complaints", notice="transferred")
-    return redirect(f"/admin/complaints/{row.code}", notice=notice)
+@dataclass(frozen=True)
+class Staff:
+    """A staff member acting on complaints: their request, account and SQL session (a route dependency)."""
+
+    request: Request
+    user: StaffUser
+    session: Session
+
+    def act(
+        self, code: str, action: str, change: ComplaintChange, notice: str, detail: dict[str, str] | None = None
+    ) -> Response:
+        """Run ``change(service, complaint_code)`` on a complaint this user may see, audit it, and go back
+        to the detail page, or show the detail page again with the error (``ComplaintService`` refuses,
+        among others, every change to a closed complaint, with the same ``ComplaintClosed`` message)."""
+        request, user, session = self.request, self.user, self.session
+        row = visible_complaint(request, user, code)
+        try:
+            change(service(request), row.code)
+        except ComplaintError as exc:
+            return _detail(request, user, session, row.code, status_code=400, error=str(exc))
+        except UnknownComplaint:
+            raise PageNotFound() from None
+        at = get_state(request).clock()
+        audit.record(session, user, action, "complaint", row.code, detail, client_address(request), at=at)
+        session.commit()
+        after = service(request).get(row.code)
+        scope = scope_for(user)
+        if after is not None and scope is not None and not scope.allows(after):
+            return redirect("/admin/complaints", notice="transferred")
+        return redirect(f"/admin/complaints/{row.code}", notice=notice)
 
 
+def _staff(role: Callable[..., StaffUser]) -> Any:
+    role_dependency = Depends(role)  # a default value: an annotation could not name this closure's ``role``
+
+    def dependency(
+        request: Request, session: Annotated[Session, Depends(db)], user: StaffUser = role_dependency
+    ) -> Staff:
+        return Staff(request, user, session)
+
+    return Depends(dependency)
+
+
+AnyStaff = Annotated[Staff, _staff(any_staff)]
+Assigner = Annotated[Staff, _staff(assigners)]
 FormText = Annotated[str, Form(max_length=10_000)]
 
 
 @router.post("/complaints/{code}/assign")
-def assign(
-    request: Request,
-    code: str,
-    user: Annotated[StaffUser, Depends(assigners)],
-    session: Annotated[Session, Depends(db)],
-    officer: FormText = "",
-    agency: FormText = "",
-    note: FormText = "",
-) -> Response:
-    officer, agency_code = officer.strip(), agency.strip().upper()
+def assign(code: str, staff: Assigner, officer: FormText = "", agency: FormText = "", note: FormText = "") -> Response:
+    user, officer, agency_code = staff.user, officer.strip(), agency.strip().upper()
     if officer:
-        target = next((a for a in assignees(session, user) if a.username == officer), None)
+        target = next((a for a in assignees(staff.session, user) if a.username == officer), None)
         if target is None:
             raise BadRequest("Cán bộ được chọn không tồn tại hoặc không thuộc cơ quan của anh/chị.")
-        fallback = user.agency if user.is_supervisor else None
+        to_agency = target.agency or (user.agency if user.is_supervisor else None) or ""
 
-        def change(svc: ComplaintService, row: ComplaintRow) -> None:
-            svc.assign(row.code, officer, actor=user.username, note=note, agency=target.agency or fallback or "")
+        def change(svc: ComplaintService, c: str) -> None:
+            svc.assign(c, officer, actor=user.username, note=note, agency=to_agency)
 
-        return _act(request, user, session, code, "complaint.assign", change, "assigned", {"officer": officer})
+        return staff.act(code, "complaint.assign", change, "assigned", {"officer": officer})
     if not AGENCY_RE.fullmatch(agency_code):
         raise BadRequest("Cần chọn cán bộ hoặc nhập mã cơ quan xử lý (chữ, số, dấu . _ -).")
 
-    def change_agency(svc: ComplaintService, row: ComplaintRow) -> None:
-        svc.assign_agency(row.code, agency_code, actor=user.username, note=note)
+    def transfer(svc: ComplaintService, c: str) -> None:
+        svc.assign_agency(c, agency_code, actor=user.username, note=note)
 
-    return _act(request, user, session, code, "complaint.assign", change_agency, "assigned", {"agency": agency_code})
+    return staff.act(code, "complaint.assign", transfer, "assigned", {"agency": agency_code})
 
 
 @router.post("/complaints/{code}/classify")
-def classify(
-    request: Request,
-    code: str,
-    user: Annotated[StaffUser, Depends(any_staff)],
-    session: Annotated[Session, Depends(db)],
-    category: FormText = "",
-    priority: FormText = "",
-) -> Response:
+def classify(code: str, staff: AnyStaff, category: FormText = "", priority: FormText = "") -> Response:
     if category not in CATEGORY_LABELS or priority not in PRIORITY_LABELS:
         raise BadRequest("Phân loại hoặc mức ưu tiên không hợp lệ.")
 
-    def change(svc: ComplaintService, row: ComplaintRow) -> None:
-        if category != row.category:
-            svc.set_category(row.code, category, actor=user.username)
-        if priority != row.priority:
-            svc.set_priority(row.code, priority, actor=user.username)
+    def change(svc: ComplaintService, c: str) -> None:
+        svc.classify(c, category=category, priority=priority, actor=staff.user.username)
 
-    detail = {"category": category, "priority": priority}
-    return _act(request, user, session, code, "complaint.classify", change, "classified", detail)
+    return staff.act(code, "complaint.classify", change, "classified", {"category": category, "priority": priority})
 
 
 @router.post("/complaints/{code}/start")
-def start(
-    request: Request,
-    code: str,
-    user: Annotated[StaffUser, Depends(any_staff)],
-    session: Annotated[Session, Depends(db)],
-    note: FormText = "",
-) -> Response:
-    def change(svc: ComplaintService, row: ComplaintRow) -> None:
-        if row.status == ComplaintStatus.CLOSED.value:
-            raise ComplaintError("Phản ánh đã đóng.")
-        svc.set_status(row.code, ComplaintStatus.IN_PROGRESS, actor=user.username, note=note)
+def start(code: str, staff: AnyStaff, note: FormText = "") -> Response:
+    def change(svc: ComplaintService, c: str) -> None:
+        svc.set_status(c, ComplaintStatus.IN_PROGRESS, actor=staff.user.username, note=note)
 
-    return _act(request, user, session, code, "complaint.start", change, "in_progress")
+    return staff.act(code, "complaint.start", change, "in_progress")
 
 
 @router.post("/complaints/{code}/reply")
-def reply(
-    request: Request,
-    code: str,
-    user: Annotated[StaffUser, Depends(any_staff)],
-    session: Annotated[Session, Depends(db)],
-    text: FormText = "",
-) -> Response:
-    author = f"officer:{user.username}"
+def reply(code: str, staff: AnyStaff, text: FormText = "") -> Response:
+    author = f"officer:{staff.user.username}"
 
     def deliver(tx: Session, channel: str, recipient: str, message: str) -> None:
         outbox.enqueue(tx, OutgoingMessage(channel, recipient, text=message, author=author))
 
-    def change(svc: ComplaintService, row: ComplaintRow) -> None:
-        if row.status == ComplaintStatus.CLOSED.value:
-            raise ComplaintError("Phản ánh đã đóng; không thể gửi thêm trả lời.")
-        svc.reply(row.code, text, actor=user.username, deliver=deliver)
+    def change(svc: ComplaintService, c: str) -> None:
+        svc.reply(c, text, actor=staff.user.username, deliver=deliver)
 
-    return _act(request, user, session, code, "complaint.reply", change, "replied", {"chars": str(len(text))})
+    return staff.act(code, "complaint.reply", change, "replied", {"chars": str(len(text))})
 
 
 @router.post("/complaints/{code}/close")
-def close(
-    request: Request,
-    code: str,
-    user: Annotated[StaffUser, Depends(any_staff)],
-    session: Annotated[Session, Depends(db)],
-    outcome: FormText = "",
-) -> Response:
-    def change(svc: ComplaintService, row: ComplaintRow) -> None:
-        if row.status == ComplaintStatus.CLOSED.value:
-            raise ComplaintError("Phản ánh đã đóng.")
-        svc.close(row.code, outcome, actor=user.username)
+def close(code: str, staff: AnyStaff, outcome: FormText = "") -> Response:
+    def change(svc: ComplaintService, c: str) -> None:
+        svc.close(c, outcome, actor=staff.user.username)
 
-    return _act(request, user, session, code, "complaint.close", change, "closed")
+    return staff.act(code, "complaint.close", change, "closed")
 
 
 @router.post("/complaints/{code}/notes")
-def add_note(
-    request: Request,
-    code: str,
-    user: Annotated[StaffUser, Depends(any_staff)],
-    session: Annotated[Session, Depends(db)],
-    text: FormText = "",
-) -> Response:
-    def change(svc: ComplaintService, row: ComplaintRow) -> None:
-        svc.add_note(row.code, text, author=user.username)
+def add_note(code: str, staff: AnyStaff, text: FormText = "") -> Response:
+    def change(svc: ComplaintService, c: str) -> None:
+        svc.add_note(c, text, author=staff.user.username)
 
-    return _act(request, user, session, code, "complaint.note", change, "noted")
+    return staff.act(code, "complaint.note", change, "noted")

@@ -28,7 +28,7 @@ def bar_chart(items: Sequence[tuple[str, int]], *, title: str, colours: Sequence
     description = "; ".join(f"{label}: {_number(value)}" for label, value in items) or "Không có dữ liệu"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" style="max-width:{WIDTH}px" preserveAspectRatio="xMinYMin meet">',
+        f'width="100%" preserveAspectRatio="xMinYMin meet">',  # max-width: backoffice.css (no inline style: CSP)
         f"<title>{escape(title)}</title><desc>{escape(description)}</desc>",
     ]
     for index, (label, value) in enumerate(items):

@@ -14,9 +14,9 @@ import csv
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
+from core.clock import parse_moment as clock_parse_moment
 from core.dossier_http import STATUS_WORDING
 from core.dossiers import STATUS_LABELS, DossierStatus, SqlDossierRegistry, UnknownDossier, normalize_code
 from core.phones import InvalidPhone
@@ -107,21 +107,10 @@ def parse_date(raw: str, label: str) -> date:
 def parse_moment(raw: str, label: str, tz: str) -> datetime:
     """ISO 8601 or dd/mm/yyyy [HH:MM[:SS]]; without an offset it is the office's local time."""
     text = (raw or "").strip()
-    parsed: datetime | None = None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        for fmt in (*DATETIME_FORMATS, *DATE_FORMATS):
-            try:
-                parsed = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
+    parsed = clock_parse_moment(text, (*DATETIME_FORMATS, *DATE_FORMATS), tz)
     if parsed is None:
         raise UpdateError(f"{label} “{text}” không đúng dạng thời gian (vd. 2025-03-14T09:30:00+07:00).")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
-    return parsed.astimezone(timezone.utc)
+    return parsed
 
 
 def _text(data: Mapping[str, object], name: str) -> str | None:

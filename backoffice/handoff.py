@@ -10,7 +10,8 @@ The queue and the open transcript refresh themselves (small HTML fragments polle
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, Form, Request
@@ -20,7 +21,15 @@ from starlette.concurrency import run_in_threadpool
 
 from backoffice import audit
 from backoffice.auth import ADMIN, OFFICER, SUPERVISOR, Forbidden, StaffUser, require_role
-from backoffice.handoff_inbox import CHANNEL_LABELS, STATUS_LABELS, active, last_officer, transcript, waiting
+from backoffice.handoff_inbox import (
+    CHANNEL_LABELS,
+    STATUS_LABELS,
+    TranscriptLine,
+    active,
+    last_officer,
+    transcript,
+    waiting,
+)
 from backoffice.state import BackofficeState, client_address, db, get_state
 from backoffice.web import BadRequest, PageNotFound, redirect, render, staff_router
 from connectors.base import OutgoingMessage
@@ -88,6 +97,15 @@ def _viewable(state: BackofficeState, user: StaffUser, conversation_id: int) -> 
     return conversation
 
 
+def _viewable_transcript(
+    request: Request, user: StaffUser, conversation_id: int
+) -> tuple[Conversation, list[TranscriptLine]]:
+    """The conversation ``user`` may look at, with its transcript (else 404 / 403)."""
+    state = get_state(request)
+    conversation = _viewable(state, user, conversation_id)
+    return conversation, transcript(state.engine, conversation.channel, conversation.sender_id)
+
+
 def _notice(request: Request) -> str:
     return NOTICES.get(request.query_params.get("notice", ""), "")
 
@@ -135,9 +153,7 @@ def waiting_fragment(request: Request, user: Annotated[StaffUser, Depends(requir
 def conversation_page(
     request: Request, conversation_id: int, user: Annotated[StaffUser, Depends(require_role(*ALL))]
 ) -> Response:
-    state = get_state(request)
-    conversation = _viewable(state, user, conversation_id)
-    lines = transcript(state.engine, conversation.channel, conversation.sender_id)
+    conversation, lines = _viewable_transcript(request, user, conversation_id)
     return render(
         request,
         "handoff_detail.html",
@@ -163,9 +179,7 @@ def conversation_page(
 def transcript_fragment(
     request: Request, conversation_id: int, user: Annotated[StaffUser, Depends(require_role(*ALL))]
 ) -> Response:
-    state = get_state(request)
-    conversation = _viewable(state, user, conversation_id)
-    lines = transcript(state.engine, conversation.channel, conversation.sender_id)
+    _, lines = _viewable_transcript(request, user, conversation_id)
     response = render(request, "handoff_transcript.html", lines=lines)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -178,24 +192,51 @@ def _wake_gateway(request: Request) -> None:
         gateway.wake_dispatcher()
 
 
-@router.post("/handoffs/{conversation_id}/take")
-async def take(
+@dataclass(frozen=True)
+class StaffAction:
+    """What every POST of the inbox needs: the state, who acts (any staff role), their SQL session and address."""
+
+    state: BackofficeState
+    user: StaffUser
+    session: Session
+    client: str
+
+    def audit(self, action: str, conversation_id: int, detail: dict[str, Any]) -> None:
+        """Record ``action`` in the audit log and commit (with whatever else the session holds)."""
+        audit.record(self.session, self.user, action, "conversation", conversation_id, detail, self.client)
+        self.session.commit()
+
+
+def _staff_action(
     request: Request,
-    conversation_id: int,
     user: Annotated[StaffUser, Depends(require_role(*ALL))],
     session: Annotated[Session, Depends(db)],
-) -> Response:
-    state = get_state(request)
-    client = client_address(request)
+) -> StaffAction:
+    return StaffAction(get_state(request), user, session, client_address(request))
 
+
+Act = Annotated[StaffAction, Depends(_staff_action)]
+
+
+def _held(act: StaffAction, conversation_id: int, *, overseers_too: bool, refusal: str) -> Conversation | None:
+    """The conversation if an officer holds it (else None), provided ``act.user`` is that officer, or
+    (``overseers_too``) a supervisor or admin; anyone else gets ``Forbidden(refusal)``."""
+    conversation = _conversation(act.state, conversation_id)
+    if conversation.status != ConversationStatus.WITH_OFFICER.value:
+        return None
+    if conversation.assigned_officer != act.user.username and not (overseers_too and _oversees(act.user)):
+        raise Forbidden(refusal)
+    return conversation
+
+
+@router.post("/handoffs/{conversation_id}/take")
+async def take(request: Request, conversation_id: int, act: Act) -> Response:
     def work() -> bool:
-        conversation = _conversation(state, conversation_id)
-        if not _service(state).take(conversation_id, user.username):
+        conversation = _conversation(act.state, conversation_id)
+        if not _service(act.state).take(conversation_id, act.user.username):
             return False
-        enqueue(session, OutgoingMessage(conversation.channel, conversation.sender_id, TAKEN_TEXT, author="system"))
-        detail = {"channel": conversation.channel}
-        audit.record(session, user, "handoff.take", "conversation", conversation_id, detail, client)
-        session.commit()
+        enqueue(act.session, OutgoingMessage(conversation.channel, conversation.sender_id, TAKEN_TEXT, author="system"))
+        act.audit("handoff.take", conversation_id, {"channel": conversation.channel})
         return True
 
     if not await run_in_threadpool(work):
@@ -205,35 +246,26 @@ async def take(
 
 
 @router.post("/handoffs/{conversation_id}/reply")
-async def reply(
-    request: Request,
-    conversation_id: int,
-    user: Annotated[StaffUser, Depends(require_role(*ALL))],
-    session: Annotated[Session, Depends(db)],
-    text: Annotated[str, Form()] = "",
-) -> Response:
-    state = get_state(request)
-    client = client_address(request)
-
+async def reply(request: Request, conversation_id: int, act: Act, text: Annotated[str, Form()] = "") -> Response:
     def work() -> None:
-        conversation = _conversation(state, conversation_id)
-        if (
-            conversation.status != ConversationStatus.WITH_OFFICER.value
-            or conversation.assigned_officer != user.username
-        ):
-            raise Forbidden("Chỉ cán bộ đang phụ trách hội thoại này mới trả lời được; hãy nhận hội thoại trước.")
+        refusal = "Chỉ cán bộ đang phụ trách hội thoại này mới trả lời được; hãy nhận hội thoại trước."
+        conversation = _held(act, conversation_id, overseers_too=False, refusal=refusal)
+        if conversation is None:
+            raise Forbidden(refusal)
         message = nfc(text).strip()
         if not message:
             raise BadRequest("Nội dung trả lời đang để trống.")
         if len(message) > MAX_REPLY_CHARS:
             raise BadRequest(f"Nội dung trả lời dài quá {MAX_REPLY_CHARS} ký tự; vui lòng chia thành nhiều tin.")
-        author = f"officer:{user.username}"
+        author = f"officer:{act.user.username}"
         outbox_id = enqueue(
-            session, OutgoingMessage(conversation.channel, conversation.sender_id, message, author=author)
+            act.session, OutgoingMessage(conversation.channel, conversation.sender_id, message, author=author)
         )
-        detail = {"channel": conversation.channel, "outbox_id": outbox_id, "chars": len(message)}
-        audit.record(session, user, "handoff.reply", "conversation", conversation_id, detail, client)
-        session.commit()
+        act.audit(
+            "handoff.reply",
+            conversation_id,
+            {"channel": conversation.channel, "outbox_id": outbox_id, "chars": len(message)},
+        )
 
     await run_in_threadpool(work)
     _wake_gateway(request)
@@ -254,38 +286,29 @@ async def _resume(state: BackofficeState, conversation: Conversation) -> bool:
 
 
 @router.post("/handoffs/{conversation_id}/return")
-async def return_to_bot(
-    request: Request,
-    conversation_id: int,
-    user: Annotated[StaffUser, Depends(require_role(*ALL))],
-    session: Annotated[Session, Depends(db)],
-) -> Response:
-    state = get_state(request)
-    client = client_address(request)
-
+async def return_to_bot(request: Request, conversation_id: int, act: Act) -> Response:
     def release() -> Conversation | None:
-        conversation = _conversation(state, conversation_id)
-        if conversation.status != ConversationStatus.WITH_OFFICER.value:
-            return None
-        if conversation.assigned_officer != user.username and not _oversees(user):
-            raise Forbidden("Hội thoại này đang do cán bộ khác phụ trách.")
-        _service(state).return_to_bot(conversation_id)
+        refusal = "Hội thoại này đang do cán bộ khác phụ trách."
+        conversation = _held(act, conversation_id, overseers_too=True, refusal=refusal)
+        if conversation is not None:
+            _service(act.state).return_to_bot(conversation_id)
         return conversation
 
     conversation = await run_in_threadpool(release)
     if conversation is None:
         return redirect(f"/admin/handoffs/{conversation_id}", error="gone")
-    resumed = await _resume(state, conversation)
+    resumed = await _resume(act.state, conversation)
 
     def record() -> None:
-        enqueue(session, OutgoingMessage(conversation.channel, conversation.sender_id, RETURNED_TEXT, author="system"))
+        enqueue(
+            act.session, OutgoingMessage(conversation.channel, conversation.sender_id, RETURNED_TEXT, author="system")
+        )
         detail = {
             "channel": conversation.channel,
             "officer": conversation.assigned_officer or "",
             "rasa_resumed": resumed,
         }
-        audit.record(session, user, "handoff.return", "conversation", conversation_id, detail, client)
-        session.commit()
+        act.audit("handoff.return", conversation_id, detail)
 
     await run_in_threadpool(record)
     _wake_gateway(request)
@@ -295,25 +318,11 @@ async def return_to_bot(
 
 
 @router.post("/handoffs/{conversation_id}/resume")
-async def resume_again(
-    request: Request,
-    conversation_id: int,
-    user: Annotated[StaffUser, Depends(require_role(*ALL))],
-    session: Annotated[Session, Depends(db)],
-) -> Response:
+async def resume_again(conversation_id: int, act: Act) -> Response:
     """Retry telling Rasa after a return it did not hear (the conversation is already the bot's)."""
-    state = get_state(request)
-    client = client_address(request)
-    conversation = await run_in_threadpool(_viewable, state, user, conversation_id)
+    conversation = await run_in_threadpool(_viewable, act.state, act.user, conversation_id)
     if conversation.status != ConversationStatus.BOT.value:
         return redirect(f"/admin/handoffs/{conversation_id}", error="gone")
-    resumed = await _resume(state, conversation)
-
-    def record() -> None:
-        audit.record(
-            session, user, "handoff.resume", "conversation", conversation_id, {"rasa_resumed": resumed}, client
-        )
-        session.commit()
-
-    await run_in_threadpool(record)
+    resumed = await _resume(act.state, conversation)
+    await run_in_threadpool(act.audit, "handoff.resume", conversation_id, {"rasa_resumed": resumed})
     return redirect(f"/admin/handoffs/{conversation_id}", **({"notice": "resumed"} if resumed else {"error": "rasa"}))

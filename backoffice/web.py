@@ -3,6 +3,7 @@ and ``staff_router`` (an ``/admin`` router whose unsafe requests all pass ``csrf
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backoffice.auth import ADMIN, OFFICER, SUPERVISOR, CsrfRejected, Forbidden, LoginRequired, StaffUser, csrf_protect
 from backoffice.state import get_state
@@ -37,13 +40,63 @@ class NavItem:
 # The menu, in order; each page still checks the role server-side (this only hides links).
 NAV: tuple[NavItem, ...] = (
     NavItem("/admin/complaints", "Phản ánh, kiến nghị", ALL_ROLES),
-    NavItem("/admin/handoff", "Hội thoại chờ cán bộ", ALL_ROLES),
+    NavItem("/admin/handoffs", "Hội thoại chờ cán bộ", ALL_ROLES),
     NavItem("/admin/dossiers", "Hồ sơ", ALL_ROLES),
+    NavItem("/admin/deliveries", "Tin gửi lỗi", ALL_ROLES),
     NavItem("/admin/dashboard", "Thống kê", (SUPERVISOR, ADMIN)),
     NavItem("/admin/catalogue", "Danh mục thủ tục", (ADMIN,)),
     NavItem("/admin/users", "Tài khoản", (ADMIN,)),
     NavItem("/admin/audit", "Nhật ký thao tác", (ADMIN,)),
 )
+
+# A count shown as a badge next to a menu item (href -> function of the request); pages register theirs.
+NAV_COUNTS: dict[str, Callable[[Request], int]] = {}
+
+
+# Sent with every /admin response (pages, fragments, static files, error pages). Scripts and styles come
+# only from the back office's own files (no inline <script>, on*="" or style=""), nothing may frame it,
+# forms post only to it. Not applied to the public widget (/widget.js, /widget/demo): host pages embed it.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    )
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware: ``SECURITY_HEADERS`` on the responses under ``/admin`` (a header a route set wins)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path != "/admin" and not path.startswith("/admin/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 class PageNotFound(Exception):
@@ -81,10 +134,12 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     """Render a template with ``user``, ``csrf_token``, ``nav``, date helpers and ``context``."""
     user: StaffUser | None = getattr(request.state, "staff_user", None)
     tz = _tz(request)
+    nav = [item for item in NAV if user is not None and user.role in item.roles]
     base: dict[str, Any] = {
         "user": user,
         "csrf_token": getattr(request.state, "csrf_token", ""),
-        "nav": [item for item in NAV if user is not None and user.role in item.roles],
+        "nav": nav,
+        "nav_counts": {item.href: NAV_COUNTS[item.href](request) for item in nav if item.href in NAV_COUNTS},
         "static_url": STATIC_URL,
         "fmt_datetime": lambda value: _fmt_datetime(value, tz),
         "fmt_date": lambda value: _fmt_date(value, tz),

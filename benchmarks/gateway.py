@@ -7,7 +7,11 @@
    (``POST /api/chat``, inbox → Rasa → outbox, synchronous answer) vs straight to Rasa's REST channel in
    the same run. Target: gateway p95 ≤ 2 × direct p95.
 
-Starts the app with uvicorn on free ports and Rasa + the action server as the tests do (tests/rasa_server).
+Starts the app with uvicorn on free ports and Rasa + the action server as the tests do (tests/rasa_server),
+the bot at ``nice 10`` as scripts/run.sh starts it (the gateway's acks go before the bot's turns for the
+CPU). The test channel's webhook is a plain route placed with the Zalo and Telegram ones, so a post costs
+what theirs cost (minus the signature check); the client is a separate process on the same machine (on
+2 cores client, app and bot share the CPU: the latencies include that, and whatever else runs there).
 Run: ``make bench`` or ``.venv/bin/python -m benchmarks.gateway [--rounds 5] [--users 20] [--turns 4]``.
 Prints one JSON line and a table.
 """
@@ -16,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -30,7 +36,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from connectors.base import IncomingMessage, OutgoingMessage
+from connectors.channel_support import add_webhook
 
+BOT_NICE = 10  # scripts/run.sh starts Rasa and the action server with `nice -n 10` (MOTCUA_BOT_NICE)
 CONVERSATION = ["xin chào", "làm căn cước cần giấy tờ gì", "lệ phí bao nhiêu", "cảm ơn"]
 BENCH_CHANNEL = "bench"
 
@@ -51,14 +59,18 @@ def bench_app() -> FastAPI:
     gateway = app.state.gateway
     gateway.add_sender(_NullSender())
 
-    @app.post("/bench/webhook")
     async def webhook(request: Request) -> JSONResponse:
-        body = await request.json()
+        body = json.loads(await request.body())
         fresh = await gateway.accept(
             IncomingMessage(BENCH_CHANNEL, str(body["id"]), str(body["user"]), text=str(body["text"]))
         )
         return JSONResponse({"ok": True, "duplicate": not fresh})
 
+    add_webhook(app, "/bench/webhook", webhook)  # a plain route, like the Zalo and Telegram webhooks
+    # Matched where the platform webhooks are, ahead of the API and back-office routers (appended last,
+    # it would be matched against every route of the app first: a cost the real webhooks do not pay).
+    routes = app.router.routes
+    routes.insert(next(i for i, r in enumerate(routes) if getattr(r, "path", "") == "/webhooks/zalo"), routes.pop())
     return app
 
 
@@ -125,7 +137,7 @@ async def ack_latency(url: str, concurrency: int, rounds: int) -> dict[str, Any]
     finally:
         for _, writer in streams:
             writer.close()
-    return {**summary(latencies), "errors": errors}
+    return {**summary(latencies), "errors": errors, "load_average_1min": round(os.getloadavg()[0], 2)}
 
 
 async def reply_latency(send: Any, users: int, turns: list[str]) -> dict[str, Any]:
@@ -182,7 +194,21 @@ def start_rasa(work_dir: Path) -> tuple[Any, str]:
             raise
         model = newest[-1]
         note = f"training failed ({str(error).splitlines()[0]}); used {model.name}"
-    return rasa_server.start_servers(model, work_dir), note or model.name
+    servers = rasa_server.start_servers(model, work_dir)
+    for process in servers.processes:
+        lower_priority(process.pid, BOT_NICE)
+    return servers, note or model.name
+
+
+def lower_priority(pid: int, nice: int) -> None:
+    """``nice`` for every thread of a running process (Linux; elsewhere nothing), as ``nice -n`` at start."""
+    try:
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        threads = [pid]
+    for tid in threads:
+        with contextlib.suppress(OSError):  # a thread that has just ended
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
 
 
 def wait_drained(engine: Any, timeout: float) -> float:
@@ -219,7 +245,10 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | {r['n']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} |")
     up, down = result["ack_rasa_up"]["p99_ms"], result["ack_rasa_down"]["p99_ms"]
     ratio = result["end_to_end"]["p95_ratio"]
-    lines.append(f"\nack p99 (target ≤ 100 ms): Rasa up {up} ms, Rasa down {down} ms")
+    load_up, load_down = result["ack_rasa_up"]["load_average_1min"], result["ack_rasa_down"]["load_average_1min"]
+    lines.append(
+        f"\nack p99 (target ≤ 100 ms): Rasa up {up} ms (load {load_up}), Rasa down {down} ms (load {load_down})"
+    )
     lines.append(f"reply p95 gateway / direct (target ≤ 2): {ratio}; the {result['rounds']} ack rounds were answered")
     lines.append(f"by the bot in {result['drain_seconds_rasa_up']} s")
     return "\n".join(lines)

@@ -44,11 +44,15 @@ class OutgoingMessage:
 
 
 class SendError(Exception):
-    """A delivery that failed. ``retryable`` False means retrying cannot help (blocked bot, bad id)."""
+    """A delivery that failed. ``retryable`` False means retrying cannot help (blocked bot, bad id).
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    The message is technical (for logs); ``reason`` says in Vietnamese, for staff, what went wrong and
+    what they can do. Neither may quote the message text or other personal data."""
+
+    def __init__(self, message: str, *, retryable: bool = True, reason: str = "") -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.reason = reason
 
 
 class ChannelSender(Protocol):

@@ -7,6 +7,9 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from connectors.base import ChannelSender, IncomingMessage
 
@@ -20,6 +23,15 @@ class GatewayLike(Protocol):
     async def accept(self, message: IncomingMessage) -> bool: ...  # False: a duplicate
 
     def add_sender(self, sender: ChannelSender) -> None: ...
+
+
+def add_webhook(app: Starlette, path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+    """``POST path`` as a plain route, matched before the API and back-office routers.
+
+    A webhook reads its raw body itself (the signature is over the bytes), so FastAPI's parameter and
+    dependency layer would only add work — about as much as the rest of the app's request handling —
+    on the path whose ack the platform times. Call it before including the other routers."""
+    app.router.routes.append(Route(path, endpoint, methods=["POST"], include_in_schema=False))
 
 
 def add_lifespan(

@@ -139,12 +139,14 @@ class Gateway:
         self._waiters: dict[tuple[str, str], _Waiter] = {}
         self._pending_stores: list[tuple[IncomingMessage, asyncio.Future[inbox.Stored]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._stores_begun = 0  # messages handed to ``store`` so far ...
+        self._stores_done = 0  # ... and how many of them are answered (committed or failed), in order
+        self._ack_turns: list[tuple[int, asyncio.Future[None]]] = []  # worker steps waiting on _stores_done
         self._store_wake: asyncio.Event | None = None
         self._inbox_wake: asyncio.Event | None = None
         self._outbox_wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lanes: list[KeyedLanes] = []
-        self._progress: dict[int, int] = {}  # outbox id -> chunks already delivered (long texts)
         self._db = DbThread()
         self._rasa_down_until = 0.0  # loop time: while Rasa is unreachable only one message probes it
         self._rasa_failures = 0
@@ -186,6 +188,8 @@ class Gateway:
             if not future.done():
                 future.set_exception(RuntimeError("the gateway stopped"))
         self._pending_stores.clear()
+        self._stores_done = self._stores_begun
+        self._release_ack_turns()
         self._tasks, self._lanes = [], []
         await self.rasa.aclose()
         self._db.close()
@@ -208,6 +212,7 @@ class Gateway:
     async def store(self, message: IncomingMessage) -> inbox.Stored:
         future: asyncio.Future[inbox.Stored] = asyncio.get_running_loop().create_future()
         self._pending_stores.append((message, future))
+        self._stores_begun += 1
         store_wake = self._events()[0]
         store_wake.set()
         if self._writer is None or self._writer.done():
@@ -230,11 +235,36 @@ class Gateway:
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(error)
-                    continue
-                for (_, future), result in zip(batch, results):
-                    if not future.done():
-                        future.set_result(result)
-                inbox_wake.set()
+                else:
+                    for (_, future), result in zip(batch, results):
+                        if not future.done():
+                            future.set_result(result)
+                    inbox_wake.set()
+                finally:
+                    self._stores_done += len(batch)
+                    self._release_ack_turns()
+
+    def _release_ack_turns(self) -> None:
+        waiting = []
+        for target, turn in self._ack_turns:
+            if target > self._stores_done:
+                waiting.append((target, turn))
+            elif not turn.done():
+                turn.set_result(None)
+        self._ack_turns = waiting
+
+    async def _after_acks(self) -> None:
+        """Wait until every message received so far is stored and its webhook answered.
+
+        The workers call this before each step (a claim, a Rasa call, a delivery, a poll): a burst of
+        webhooks is acked before Rasa's replies and the bookkeeping take the event loop and the database
+        thread back. The ack futures are resolved before the workers' turns, so the handlers run first.
+        Only messages already received are waited for, so a steady stream cannot starve the workers."""
+        if self._stores_done >= self._stores_begun:
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ack_turns.append((self._stores_begun, turn))
+        await turn
 
     def _store_batch(self, messages: list[IncomingMessage]) -> list[inbox.Stored]:
         with Session(self.engine) as session, session.begin():
@@ -279,7 +309,12 @@ class Gateway:
 
     async def _inbox_loop(self, lanes: KeyedLanes) -> None:
         _, wake, _ = self._events()
+        loop = asyncio.get_running_loop()
         while True:
+            held = self._rasa_down_until - loop.time()
+            if held > 0:  # Rasa unreachable: nothing goes before the next probe (no query per stored batch)
+                await asyncio.sleep(held)
+            await self._after_acks()
             try:
                 keys = await self._db.run(self._due, inbox.due_senders)
                 for key in keys:
@@ -311,6 +346,7 @@ class Gateway:
 
     async def _drain_sender(self, channel: str, sender_id: str) -> None:
         while self.running and asyncio.get_running_loop().time() >= self._rasa_down_until:
+            await self._after_acks()
             row = await self._db.run(self._claim_inbox, channel, sender_id)
             if row is None:
                 return
@@ -328,6 +364,7 @@ class Gateway:
                 waiter.resolve(SyncReply(route, inbox_id=row.id))
             return True
         replies: list[dict[str, Any]] | None = None
+        await self._after_acks()  # a burst that came in meanwhile goes before Rasa gets more work
         try:
             replies = await self.rasa.send(
                 f"{row.channel}:{row.sender_id}", RASA_TEXT_FOR_KIND.get(row.kind, row.text), rasa_metadata(row)
@@ -347,6 +384,7 @@ class Gateway:
             return False
         self._rasa_failures = 0
         messages = replies_to_messages(replies, row.channel, row.sender_id)
+        await self._after_acks()  # and before this commit takes the database thread
         direct = waiter is not None and waiter.claim()
         try:
             ids = await self._db.run(self._finish, row.id, inbox.DONE, messages, direct)
@@ -383,6 +421,7 @@ class Gateway:
     async def _outbox_loop(self, lanes: KeyedLanes) -> None:
         _, _, wake = self._events()
         while True:
+            await self._after_acks()
             try:
                 moved = await self._db.run(self._pump_notifications)
                 keys = await self._db.run(self._due, outbox.due_recipients)
@@ -413,7 +452,8 @@ class Gateway:
                     .values(status="sent", sent_at=self.clock(), attempts=NotificationRow.attempts + 1)
                 ).rowcount  # type: ignore[attr-defined]
                 if taken:
-                    outbox.enqueue(session, OutgoingMessage(row.channel, row.sender_id, text=row.text, author="system"))
+                    message = OutgoingMessage(row.channel, row.sender_id, text=row.text, author="system")
+                    outbox.enqueue(session, message, kind=row.kind)
                     moved += 1
         return moved
 
@@ -423,6 +463,7 @@ class Gateway:
 
     async def _drain_recipient(self, channel: str, recipient_id: str) -> None:
         while self.running:
+            await self._after_acks()
             row = await self._db.run(self._claim_outbox, channel, recipient_id)
             if row is None:
                 return
@@ -430,14 +471,18 @@ class Gateway:
                 return
 
     async def _deliver(self, row: OutboxMessageRow) -> bool:
-        """Send one outbox row; False when it has to wait (the recipient's later rows wait too)."""
+        """Send one outbox row; False when it has to wait (the recipient's later rows wait too).
+
+        A long text goes in parts; each part delivered is recorded (``chunks_sent``) before the next one
+        is sent, so after a failure or a restart the citizen gets the remaining parts, not the first again."""
         sender = self.senders.get(row.channel)
         if sender is None:
-            await self._db.run(self._mark_outbox, row, f"no sender for channel {row.channel!r}", True)
+            reason = f"Kênh {row.channel} chưa được bật trên máy chủ nên không gửi được tin."
+            await self._db.run(self._mark_outbox, row, f"{reason} [no sender for channel {row.channel!r}]", True)
             return True
         message = outbox.outgoing(row)
         chunks = outbox.split_text(message.text, sender.max_text_length) or [""]
-        done = self._progress.get(row.id, 0)
+        done = min(row.chunks_sent or 0, len(chunks) - 1)
         try:
             for index in range(done, len(chunks)):
                 last = index == len(chunks) - 1
@@ -451,27 +496,33 @@ class Gateway:
                         }
                     )
                 )
-                self._progress[row.id] = index + 1
+                if not last:
+                    await self._db.run(self._record_chunk, row.id, index + 1)
         except SendError as error:
             final = not error.retryable or row.attempts + 1 >= self.config.send_attempts
             log.warning("outbox %s (%s): %s%s", row.id, row.channel, error, " — giving up" if final else "")
-            await self._db.run(self._mark_outbox, row, str(error), final)
+            gave_up_after = row.attempts + 1 if final and error.retryable else 0
+            text = outbox.failure_text(error, row.channel, gave_up_after=gave_up_after)
+            await self._db.run(self._mark_outbox, row, text, final)
             return final
         except Exception as error:  # a bug in a sender must not lose the message
             log.exception("outbox %s (%s): sender crashed", row.id, row.channel)
-            await self._db.run(self._mark_outbox, row, f"{type(error).__name__}: {error}", False)
+            # only the error's type: its message may quote the text being sent
+            detail = f"{type(error).__name__} in the {row.channel} sender"
+            await self._db.run(self._mark_outbox, row, outbox.failure_text(None, row.channel, detail=detail), False)
             return False
-        self._progress.pop(row.id, None)
-        await self._db.run(self._mark_sent, row.id)
+        await self._db.run(self._mark_sent, row.id, len(chunks))
         return True
 
-    def _mark_sent(self, outbox_id: int) -> None:
+    def _record_chunk(self, outbox_id: int, chunks_sent: int) -> None:
         with Session(self.engine) as session:
-            outbox.mark_sent(session, outbox_id, self.clock())
+            outbox.record_chunk(session, outbox_id, chunks_sent)
+
+    def _mark_sent(self, outbox_id: int, chunks_sent: int) -> None:
+        with Session(self.engine) as session:
+            outbox.mark_sent(session, outbox_id, self.clock(), chunks_sent=chunks_sent)
 
     def _mark_outbox(self, row: OutboxMessageRow, error: str, final: bool) -> None:
-        if final:
-            self._progress.pop(row.id, None)
         delay = backoff(row.attempts, self.config.retry_base_seconds, self.config.retry_max_seconds)
         with Session(self.engine) as session:
             outbox.mark_retry(session, row.id, error, self.clock() + timedelta(seconds=delay), final=final)

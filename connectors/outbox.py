@@ -10,22 +10,31 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from connectors.base import Button, OutgoingMessage
+from connectors import queue_rows
+from connectors.base import Button, OutgoingMessage, SendError
 from core.clock import system_clock
 from core.models import ChatMessageRow, OutboxMessageRow
 from knowledge_base.text import nfc
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENT, FAILED, DISMISSED = "pending", "sent", "failed", "dismissed"
 
 
-def enqueue(session: Session, message: OutgoingMessage, *, inbox_id: int | None = None, delivered: bool = False) -> int:
+def enqueue(
+    session: Session,
+    message: OutgoingMessage,
+    *,
+    inbox_id: int | None = None,
+    delivered: bool = False,
+    kind: str = "",
+) -> int:
     """Queue ``message`` and add it to the transcript; returns the outbox row id.
 
     ``delivered`` (the gateway only): the message was handed over synchronously (the webchat's
-    ``POST /api/chat`` answer), so it is recorded as sent instead of queued."""
+    ``POST /api/chat`` answer), so it is recorded as sent instead of queued. ``kind``: a notification's
+    kind (dossier_status…), shown to staff when it cannot be delivered."""
     now = system_clock()
     text = nfc(message.text)
     buttons = [{"title": nfc(b.title), "payload": b.payload} for b in message.buttons]
@@ -42,6 +51,8 @@ def enqueue(session: Session, message: OutgoingMessage, *, inbox_id: int | None 
         created_at=now,
         next_attempt_at=now,
         sent_at=now if delivered else None,
+        chunks_sent=0,
+        kind=kind[:32],
     )
     session.add(row)
     session.flush()
@@ -124,43 +135,27 @@ def split_text(text: str, limit: int) -> list[str]:
 
 def due_recipients(session: Session, now: datetime, limit: int) -> list[tuple[str, str]]:
     """Recipients whose oldest pending message is due (their later messages wait behind it)."""
-    firsts = (
-        select(func.min(OutboxMessageRow.id))
-        .where(OutboxMessageRow.status == PENDING)
-        .group_by(OutboxMessageRow.channel, OutboxMessageRow.recipient_id)
-    )
-    rows = session.execute(
-        select(OutboxMessageRow.channel, OutboxMessageRow.recipient_id)
-        .where(OutboxMessageRow.id.in_(firsts), OutboxMessageRow.next_attempt_at <= now)
-        .order_by(OutboxMessageRow.id)
-        .limit(limit)
-    ).all()
-    return [(channel, recipient) for channel, recipient in rows]
+    return queue_rows.due_parties(session, OutboxMessageRow, OutboxMessageRow.recipient_id, now, limit)
 
 
 def next_due(session: Session, channel: str, recipient_id: str, now: datetime) -> OutboxMessageRow | None:
-    """The oldest pending row of this recipient if it is due (None otherwise: later rows wait behind it).
-
-    One gateway process works on a database (its lanes keep a citizen's rows to one task), so no lease
-    is written here."""
-    row = session.scalar(
-        select(OutboxMessageRow)
-        .where(
-            OutboxMessageRow.channel == channel,
-            OutboxMessageRow.recipient_id == recipient_id,
-            OutboxMessageRow.status == PENDING,
-        )
-        .order_by(OutboxMessageRow.id)
-        .limit(1)
-    )
-    return row if row is not None and row.next_attempt_at <= now else None
+    """The oldest pending row of this recipient if it is due (None otherwise)."""
+    return queue_rows.next_due(session, OutboxMessageRow, OutboxMessageRow.recipient_id, channel, recipient_id, now)
 
 
-def mark_sent(session: Session, outbox_id: int, now: datetime) -> None:
+def record_chunk(session: Session, outbox_id: int, chunks_sent: int) -> None:
+    """A part of a split message was delivered: a restart goes on with the next part, not the first."""
+    session.execute(update(OutboxMessageRow).where(OutboxMessageRow.id == outbox_id).values(chunks_sent=chunks_sent))
+    session.commit()
+
+
+def mark_sent(session: Session, outbox_id: int, now: datetime, *, chunks_sent: int = 1) -> None:
     session.execute(
         update(OutboxMessageRow)
         .where(OutboxMessageRow.id == outbox_id)
-        .values(status=SENT, sent_at=now, attempts=OutboxMessageRow.attempts + 1, last_error="")
+        .values(
+            status=SENT, sent_at=now, attempts=OutboxMessageRow.attempts + 1, last_error="", chunks_sent=chunks_sent
+        )
     )
     session.commit()
 
@@ -171,3 +166,36 @@ def mark_retry(session: Session, outbox_id: int, error: str, next_attempt_at: da
     values.update({"status": FAILED} if final else {"next_attempt_at": next_attempt_at})
     session.execute(update(OutboxMessageRow).where(OutboxMessageRow.id == outbox_id).values(**values))
     session.commit()
+
+
+def failure_text(error: SendError | None, channel: str, *, detail: str = "", gave_up_after: int = 0) -> str:
+    """What staff read about a failed delivery: the Vietnamese reason, then the technical detail in
+    brackets (never the message text). ``gave_up_after``: the attempts made, when retries ran out."""
+    reason = error.reason if error is not None and error.reason else f"Gửi qua kênh {channel} không thành công."
+    if gave_up_after:
+        reason = f"Đã thử gửi {gave_up_after} lần nhưng không thành công. Lỗi lần cuối: {reason}"
+    technical = detail or (str(error) if error is not None else "")
+    return f"{reason} [{technical[:300]}]" if technical else reason
+
+
+def retry_failed(session: Session, outbox_id: int, now: datetime) -> bool:
+    """Staff's "Gửi lại": a failed row is pending again, due now, with a fresh count of attempts
+    (parts of a long text already delivered stay delivered). False if the row is not failed."""
+    return bool(
+        session.execute(
+            update(OutboxMessageRow)
+            .where(OutboxMessageRow.id == outbox_id, OutboxMessageRow.status == FAILED)
+            .values(status=PENDING, attempts=0, next_attempt_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+    )
+
+
+def dismiss_failed(session: Session, outbox_id: int) -> bool:
+    """Staff's "Bỏ qua": a failed row leaves the list (kept, with its error, for the record)."""
+    return bool(
+        session.execute(
+            update(OutboxMessageRow)
+            .where(OutboxMessageRow.id == outbox_id, OutboxMessageRow.status == FAILED)
+            .values(status=DISMISSED)
+        ).rowcount  # type: ignore[attr-defined]
+    )

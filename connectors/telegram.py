@@ -5,7 +5,8 @@ The webhook checks ``X-Telegram-Bot-Api-Secret-Token`` in constant time against 
 python-telegram-bot's ``Update.de_json`` and hands the message to ``Gateway.accept`` keyed by
 ``update_id`` (Telegram retries non-2xx answers: duplicates are dropped there). Handled: text messages
 of private chats (``/start`` asks the bot for its welcome), photos (the largest size's file_id, so an
-open complaint form attaches it), locations, and inline-button presses (callback_data is a short key
+open complaint form attaches it; once stored, a background task downloads the file into the data
+directory: connectors/telegram_files.py), locations, and inline-button presses (callback_data is a short key
 mapped to the Rasa payload server-side; every callback query is answered so the client stops spinning).
 
 Without a public URL (local use), TELEGRAM_POLLING=1 makes the app fetch updates with getUpdates
@@ -18,6 +19,8 @@ import asyncio
 import hmac
 import json
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -27,7 +30,8 @@ from telegram.error import TelegramError
 
 from connectors import button_keys
 from connectors.base import IncomingMessage
-from connectors.channel_support import WELCOME_TRIGGER, GatewayLike, add_lifespan
+from connectors.channel_support import WELCOME_TRIGGER, GatewayLike, add_lifespan, add_webhook
+from connectors.telegram_files import TelegramFiles, attachments_dir
 from connectors.telegram_polling import TelegramPoller
 from connectors.telegram_sender import CHANNEL, TelegramSender, make_bot
 from core.db import get_engine
@@ -48,10 +52,11 @@ def _enabled(value: str) -> bool:
 class TelegramUpdates:
     """Turns updates (from the webhook or from polling) into gateway messages."""
 
-    def __init__(self, bot: Bot, gateway: GatewayLike, engine: Engine) -> None:
+    def __init__(self, bot: Bot, gateway: GatewayLike, engine: Engine, files: TelegramFiles | None = None) -> None:
         self.bot = bot
         self._gateway = gateway
         self._engine = engine
+        self.files = files
         self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, update: Update) -> bool:
@@ -62,7 +67,12 @@ class TelegramUpdates:
         message = await asyncio.to_thread(self.to_message, update)
         if message is None:
             return False
-        return await self._gateway.accept(message)
+        fresh = await self._gateway.accept(message)
+        if fresh and message.kind == "image" and self.files is not None:  # after the ack's work, not in it
+            attachments = message.payload.get("attachments")
+            file_ids = [str(a) for a in attachments] if isinstance(attachments, list) else []
+            self._spawn(self.files.fetch_in_background(file_ids))
+        return fresh
 
     def to_message(self, update: Update) -> IncomingMessage | None:
         """The gateway message of a message update (None: not a private-chat message we handle)."""
@@ -117,7 +127,10 @@ class TelegramUpdates:
             except TelegramError as exc:  # e.g. the query is too old: nothing to do
                 log.info("telegram: answerCallbackQuery failed: %s", exc.message)
 
-        task = asyncio.get_running_loop().create_task(answer())
+        self._spawn(answer())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -161,17 +174,15 @@ def install(app: FastAPI, settings: Settings, gateway: GatewayLike) -> bool:
     env = settings.channels
     token = env.get("TELEGRAM_BOT_TOKEN", "")
     if not token:
-        app.add_api_route(
-            "/webhooks/telegram", TelegramWebhook(None, "").handle, methods=["POST"], include_in_schema=False
-        )
+        add_webhook(app, "/webhooks/telegram", TelegramWebhook(None, "").handle)
         return False
     engine = get_engine(settings.database_url)
     bot = make_bot(token, env.get("TELEGRAM_API_BASE") or "https://api.telegram.org")
-    updates = TelegramUpdates(bot, gateway, engine)
+    files = TelegramFiles(bot, attachments_dir(settings.data_dir))
+    app.state.telegram_files = files  # the back office opens complaint photos through it
+    updates = TelegramUpdates(bot, gateway, engine, files)
     secret = env.get("TELEGRAM_WEBHOOK_SECRET", "")
-    app.add_api_route(
-        "/webhooks/telegram", TelegramWebhook(updates, secret).handle, methods=["POST"], include_in_schema=False
-    )
+    add_webhook(app, "/webhooks/telegram", TelegramWebhook(updates, secret).handle)
     sender = TelegramSender(bot, engine)
     gateway.add_sender(sender)
     poller = TelegramPoller(bot, updates.handle, allowed_updates=ALLOWED_UPDATES)

@@ -21,6 +21,11 @@ CHANNEL = "telegram"
 MAX_TEXT = 4096  # characters of one message
 MAX_BUTTON_TEXT = 64  # characters shown on a button (longer titles are shortened)
 EMPTY_TEXT_WITH_BUTTONS = "Mời bạn chọn:"
+# Why a message did not go, for staff (connectors/outbox.py failure_text).
+BLOCKED = "Người dân đã chặn bot hoặc xoá cuộc trò chuyện trên Telegram; cần liên hệ qua kênh khác."
+REFUSED = "Telegram từ chối tin nhắn (cuộc trò chuyện không còn hoặc nội dung không hợp lệ)."
+RATE_LIMITED = "Telegram tạm giới hạn vì gửi quá nhiều tin trong thời gian ngắn."
+UNAVAILABLE = "Không kết nối được Telegram, hoặc máy chủ Telegram báo lỗi (kiểm tra mạng và mã bot)."
 
 
 def make_bot(token: str, api_base: str) -> Bot:
@@ -61,13 +66,13 @@ class TelegramSender:
             if text:
                 await self.bot.send_message(message.recipient_id, text, reply_markup=keyboard(message.buttons))
         except Forbidden as exc:
-            raise SendError(f"telegram: forbidden ({exc.message})", retryable=False) from exc
+            raise SendError(f"telegram: forbidden ({exc.message})", retryable=False, reason=BLOCKED) from exc
         except (BadRequest, ChatMigrated) as exc:
-            raise SendError(f"telegram: bad request ({exc.message})", retryable=False) from exc
+            raise SendError(f"telegram: bad request ({exc.message})", retryable=False, reason=REFUSED) from exc
         except RetryAfter as exc:
-            raise SendError(f"telegram: rate limited ({exc.message})") from exc
+            raise SendError(f"telegram: rate limited ({exc.message})", reason=RATE_LIMITED) from exc
         except TelegramError as exc:  # TimedOut, NetworkError (5xx), InvalidToken (misconfiguration)
-            raise SendError(f"telegram: {type(exc).__name__} ({exc.message})") from exc
+            raise SendError(f"telegram: {type(exc).__name__} ({exc.message})", reason=UNAVAILABLE) from exc
 
     def _remember_buttons(self, buttons: tuple[Button, ...]) -> None:
         for button in buttons:

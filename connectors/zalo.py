@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from connectors import button_keys
 from connectors.base import IncomingMessage
-from connectors.channel_support import WELCOME_TRIGGER, GatewayLike, add_lifespan
+from connectors.channel_support import WELCOME_TRIGGER, GatewayLike, add_lifespan, add_webhook
 from connectors.zalo_api import CHANNEL, ZaloCredentials, ZaloSender, ZaloTokenStore
 from connectors.zalo_signature import HEADER, verify_signature
 from core.db import get_engine
@@ -179,7 +179,7 @@ def install(app: FastAPI, settings: Settings, gateway: GatewayLike) -> bool:
     creds = credentials(settings)
     engine = get_engine(settings.database_url)
     webhook = ZaloWebhook(creds, settings.channels.get("ZALO_OA_SECRET_KEY", ""), gateway, engine)
-    app.add_api_route("/webhooks/zalo", webhook.handle, methods=["POST"], include_in_schema=False)
+    add_webhook(app, "/webhooks/zalo", webhook.handle)
     if creds is None:
         return False
     if not creds.app_secret:

@@ -43,6 +43,15 @@ UNREACHABLE = {
     -201: "invalid recipient or parameters",
     -230: "user silent for more than 7 days (consultation window closed)",
 }
+# The same, for staff (connectors/outbox.py failure_text).
+UNREACHABLE_REASONS = {
+    -213: "Người dân chưa quan tâm (follow) hoặc chưa từng nhắn tin cho OA nên Zalo không cho gửi tin tư vấn.",
+    -201: "Zalo báo người nhận hoặc nội dung không hợp lệ.",
+    -230: "Người dân không nhắn cho OA quá 7 ngày nên Zalo không cho gửi tin tư vấn; "
+    "cần gửi bằng tin ZNS hoặc liên hệ qua kênh khác.",
+}
+NO_TOKEN = "OA Zalo không có mã truy cập hợp lệ; quản trị viên cần cấp lại cặp token cho OA."
+ZALO_UNAVAILABLE = "Không kết nối được Zalo, hoặc máy chủ Zalo báo lỗi."
 EXPIRY_MARGIN = timedelta(minutes=5)
 
 
@@ -242,29 +251,33 @@ class ZaloSender:
         try:
             token = await self._tokens.access_token()
         except ZaloAuthError as exc:
-            raise SendError(str(exc)) from exc
+            raise SendError(str(exc), reason=NO_TOKEN) from exc
         status, error, detail = await self._call(token, body)
         if error == TOKEN_EXPIRED or status == 401:
             try:
                 token = await self._tokens.refresh(token)
             except ZaloAuthError as exc:
-                raise SendError(str(exc)) from exc
+                raise SendError(str(exc), reason=NO_TOKEN) from exc
             status, error, detail = await self._call(token, body)
         if status == 200 and error == 0:
             return
         if error in UNREACHABLE:
-            raise SendError(f"zalo error {error}: {UNREACHABLE[error]}", retryable=False)
+            raise SendError(
+                f"zalo error {error}: {UNREACHABLE[error]}", retryable=False, reason=UNREACHABLE_REASONS[error]
+            )
         if error == TOKEN_EXPIRED or status == 401:
-            raise SendError("zalo: access token rejected even after a refresh")
+            raise SendError("zalo: access token rejected even after a refresh", reason=NO_TOKEN)
         client_error = 400 <= status < 500 and status != 429
-        raise SendError(f"zalo: HTTP {status}, error {error}: {detail}", retryable=not client_error)
+        raise SendError(
+            f"zalo: HTTP {status}, error {error}: {detail}", retryable=not client_error, reason=ZALO_UNAVAILABLE
+        )
 
     async def _call(self, token: str, body: dict[str, Any]) -> tuple[int, int | None, str]:
         """(HTTP status, Zalo ``error`` or None when absent/unparsable, message) of one POST."""
         try:
             response = await self._client.post(self._url, json=body, headers={"access_token": token})
         except httpx.HTTPError as exc:
-            raise SendError(f"zalo: {type(exc).__name__}") from exc
+            raise SendError(f"zalo: {type(exc).__name__}", reason=ZALO_UNAVAILABLE) from exc
         try:
             data = response.json()
         except ValueError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,26 @@ def as_utc(moment: datetime) -> datetime:
 def local_date(moment: datetime, tz: str) -> date:
     """The calendar day at ``moment`` in the office's time zone (Asia/Ho_Chi_Minh by default)."""
     return as_utc(moment).astimezone(ZoneInfo(tz)).date()
+
+
+def parse_moment(text: str, formats: Iterable[str], tz: str) -> datetime | None:
+    """ISO 8601 or one of the strptime ``formats``; without an offset it is local time in ``tz``.
+    Aware UTC, or None when ``text`` is none of these."""
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        for fmt in formats:
+            try:
+                parsed = datetime.strptime(text, fmt)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
+    return parsed.astimezone(timezone.utc)
 
 
 class ManualClock:

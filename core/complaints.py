@@ -140,8 +140,29 @@ class ComplaintNotStored(RuntimeError):
         super().__init__(f"{self.message} ({detail})" if detail else self.message)
 
 
+class ComplaintClosed(ComplaintError):
+    """A change to a complaint that is already closed (every change but an internal note is refused)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(
+            f"Phản ánh {code} đã đóng nên không thể phân công, phân loại, trả lời hay đổi trạng thái nữa. "
+            "Anh/chị vẫn có thể thêm ghi chú nội bộ."
+        )
+
+
 class UnknownComplaint(KeyError):
     """No complaint with this code (back office use)."""
+
+
+def _relabel(row: ComplaintRow, field: str, value: str | None, labels: dict[str, str], what: str) -> list[str]:
+    """Set ``row.<field>`` to ``value`` (a key of ``labels``); the history note of the change, if any."""
+    current = getattr(row, field)
+    if value is None or value == current:
+        return []
+    if value not in labels:
+        raise ComplaintError(f"{what} không hợp lệ.")
+    setattr(row, field, value)
+    return [f"{what}: {labels.get(current, current)} → {labels[value]}"]
 
 
 @lru_cache(maxsize=1)
@@ -364,28 +385,20 @@ class ComplaintService:
             )
             if row is None:
                 raise UnknownComplaint(code)
+            if row.status == ComplaintStatus.CLOSED.value:  # checked under the row lock: no race with a close
+                raise ComplaintClosed(row.code)
             notes = [nfc(note).strip()] if note and note.strip() else []
             if assign_to is not None:
                 row.assigned_to = assign_to or None
             if agency is not None:
                 row.assigned_agency = agency.strip().upper() or None
-            if category is not None and category != row.category:
-                if category not in CATEGORY_LABELS:
-                    raise ComplaintError("Phân loại không hợp lệ.")
-                old = CATEGORY_LABELS.get(row.category, row.category)
-                notes.append(f"Phân loại: {old} → {CATEGORY_LABELS[category]}")
-                row.category = category
-            if priority is not None and priority != row.priority:
-                if priority not in PRIORITY_LABELS:
-                    raise ComplaintError("Mức ưu tiên không hợp lệ.")
-                old = PRIORITY_LABELS.get(row.priority, row.priority)
-                notes.append(f"Ưu tiên: {old} → {PRIORITY_LABELS[priority]}")
-                row.priority = priority
+            notes += _relabel(row, "category", category, CATEGORY_LABELS, "Phân loại")
+            notes += _relabel(row, "priority", priority, PRIORITY_LABELS, "Ưu tiên")
             if outcome is not None:
                 text = nfc(outcome).strip()
                 if not text:
                     raise ComplaintError("Cần ghi kết quả xử lý trước khi đóng phản ánh.")
-                row.outcome, row.closed_at = text, now
+                row.outcome = text
                 notes.append(f"Kết quả: {text}")
             if reply is not None:
                 text = nfc(reply).strip()
@@ -400,8 +413,11 @@ class ComplaintService:
                         session, channel=row.channel, sender_id=row.sender_id, kind="complaint_reply",
                         text=message, payload={"complaint_code": row.code}, clock=self.clock,
                     )  # fmt: skip
-            if status is not None:
+            if status is not None:  # the one place a status changes: closed_at follows it
                 row.status = status.value
+                row.closed_at = now if status is ComplaintStatus.CLOSED else None
+            elif not notes:
+                return  # nothing changed (e.g. classify to the same values): no history entry
             row.updated_at = now
             session.add(
                 ComplaintEventRow(complaint_id=row.id, status=row.status, note="\n".join(notes), actor=actor, at=now)
@@ -418,13 +434,13 @@ class ComplaintService:
         self._change(code, actor=actor, note=note, status=ComplaintStatus.ASSIGNED, assign_to="", agency=agency)
 
     def set_status(self, code: str, status: ComplaintStatus | str, *, actor: str, note: str = "") -> None:
+        """Move to ``status`` (closing records ``closed_at``). Like every change, refused once the
+        complaint is closed (``ComplaintClosed``)."""
         self._change(code, actor=actor, note=note, status=ComplaintStatus(status))
 
-    def set_category(self, code: str, category: str, *, actor: str) -> None:
-        self._change(code, actor=actor, category=category)
-
-    def set_priority(self, code: str, priority: str, *, actor: str) -> None:
-        self._change(code, actor=actor, priority=priority)
+    def classify(self, code: str, *, actor: str, category: str | None = None, priority: str | None = None) -> None:
+        """Change the category and/or priority (one history entry; none when both stay as they are)."""
+        self._change(code, actor=actor, category=category, priority=priority)
 
     def reply(self, code: str, text: str, *, actor: str, deliver: ReplyDelivery | None = None) -> None:
         """Record the answer (status "đã trả lời", visible on a status lookup) and send it to the citizen's
@@ -564,15 +580,7 @@ class ComplaintService:
 
 
 def complaint_service_from_settings(settings: Any, engine: Engine, *, clock: Clock = system_clock) -> ComplaintService:
-    from datetime import timedelta
-
-    lockout = Lockout(
-        engine,
-        max_failures=settings.lockout_max_failures,
-        window=timedelta(minutes=settings.lockout_window_minutes),
-        clock=clock,
-    )
     return ComplaintService(
-        engine, lockout=lockout, clock=clock, tz=settings.timezone,
+        engine, lockout=Lockout.from_settings(settings, engine, clock=clock), clock=clock, tz=settings.timezone,
         due_working_days=settings.complaint_due_working_days,
     )  # fmt: skip

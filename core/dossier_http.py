@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from core.clock import parse_moment
 from core.dossiers import OTHER, DossierEvent, DossierRecord, DossierSourceUnavailable, DossierStatus
 from knowledge_base.text import fold, nfc
 
@@ -202,7 +203,6 @@ class HttpDossierSource:
 
     def parse_datetime(self, value: Any) -> datetime | None:
         """ISO 8601, dd/mm/yyyy[ HH:MM[:SS]], /Date(ms)/ or epoch milliseconds → aware UTC."""
-        zone = ZoneInfo(self.config.tz)
         if value is None or value == "":
             return None
         if isinstance(value, (int, float)):
@@ -211,21 +211,7 @@ class HttpDossierSource:
         net = _NET_DATE_RE.match(text)
         if net:
             return datetime.fromtimestamp(int(net.group(1)) / 1000, tz=timezone.utc)
-        parsed: datetime | None = None
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            for fmt in self.config.date_formats:
-                try:
-                    parsed = datetime.strptime(text, fmt)
-                    break
-                except ValueError:
-                    continue
-        if parsed is None:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=zone)
-        return parsed.astimezone(timezone.utc)
+        return parse_moment(text, self.config.date_formats, self.config.tz)
 
     def _local_date(self, moment: datetime) -> date:
         return moment.astimezone(ZoneInfo(self.config.tz)).date()

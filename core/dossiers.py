@@ -449,13 +449,6 @@ def dossier_source_from_settings(settings: Any, engine: Engine, *, clock: Clock 
 
 
 def dossier_lookup_from_settings(settings: Any, engine: Engine, *, clock: Clock = system_clock) -> DossierLookup:
-    from datetime import timedelta
-
-    lockout = Lockout(
-        engine,
-        max_failures=settings.lockout_max_failures,
-        window=timedelta(minutes=settings.lockout_window_minutes),
-        clock=clock,
-    )
+    lockout = Lockout.from_settings(settings, engine, clock=clock)
     source = dossier_source_from_settings(settings, engine, clock=clock)
     return DossierLookup(source, lockout, engine=engine, clock=clock, tz=settings.timezone)

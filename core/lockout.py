@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
@@ -38,6 +39,16 @@ class Lockout:
         self.max_failures = max_failures
         self.window = window
         self.clock = clock
+
+    @classmethod
+    def from_settings(cls, settings: Any, engine: Engine, *, clock: Clock = system_clock) -> Lockout:
+        """The lockout of ``settings`` (``lockout_max_failures`` within ``lockout_window_minutes``)."""
+        return cls(
+            engine,
+            max_failures=settings.lockout_max_failures,
+            window=timedelta(minutes=settings.lockout_window_minutes),
+            clock=clock,
+        )
 
     def state(self, channel: str, sender_id: str) -> LockState:
         since = self.clock() - self.window

@@ -332,12 +332,16 @@ class OutboxMessageRow(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     buttons: Mapped[list] = mapped_column(JSON, default=list)  # [{"title": ..., "payload": ...}]
     image_url: Mapped[str | None] = mapped_column(Text, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed | dismissed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")  # for staff: Vietnamese reason, no personal data
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # parts of a split long text already delivered (a restart goes on from the next part)
+    chunks_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # "" for chat messages; a notification's kind (dossier_status, complaint_reply…) for notifications
+    kind: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
 
 class ChannelTokenRow(Base):

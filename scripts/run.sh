@@ -24,12 +24,16 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
+# The bot (action server, Rasa) runs at a lower CPU priority than the gateway: on a small host a turn
+# of the bot can take whole cores, while Zalo and Telegram time the webhook's ack (a late reply is
+# harmless, a late ack is retried and repeated failures get the webhook disabled).
+bot_nice="${MOTCUA_BOT_NICE:-10}"
 if [ -d actions ] && [ -f domain.yml ]; then
-  SANIC_HOST=127.0.0.1 .venv/bin/python -m rasa_sdk --actions actions --port 5055 &
+  SANIC_HOST=127.0.0.1 nice -n "$bot_nice" .venv/bin/python -m rasa_sdk --actions actions --port 5055 &
   pids+=($!)
 fi
 if [ -f "$model" ]; then
-  .venv-rasa/bin/rasa run --enable-api --interface 127.0.0.1 --port 5005 --model "$model" --endpoints endpoints.yml \
+  nice -n "$bot_nice" .venv-rasa/bin/rasa run --enable-api --interface 127.0.0.1 --port 5005 --model "$model" --endpoints endpoints.yml \
     --credentials credentials.yml &
   pids+=($!)
 fi
@@ -38,6 +42,9 @@ if [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && [ -z "${TELEGRAM_WEBHOOK_URL:-}" ]; then 
 zalo=off; [ -n "${ZALO_APP_ID:-}" ] && [ -n "${ZALO_OA_SECRET_KEY:-}" ] && [ -n "${ZALO_ACCESS_TOKEN:-}${ZALO_REFRESH_TOKEN:-}" ] && zalo=on
 telegram=off; [ -n "${TELEGRAM_BOT_TOKEN:-}" ] && telegram="on ($( [ "${TELEGRAM_POLLING:-}" = 1 ] && echo long polling || echo webhook))"
 echo "Channels: web widget on; Zalo $zalo; Telegram $telegram"
-.venv/bin/uvicorn motcua.app:create_app --factory --host 127.0.0.1 --port 8000 &
+# uvloop + httptools (the fast event loop and HTTP parser); no access log: a line per request is work on
+# the acks' path (warnings and errors are still logged; a reverse proxy in front keeps its own access log).
+.venv/bin/uvicorn motcua.app:create_app --factory --host 127.0.0.1 --port 8000 \
+  --loop uvloop --http httptools --no-access-log &
 pids+=($!)
 wait -n "${pids[@]}"

@@ -4,6 +4,7 @@ bo = make_backoffice(tmp_path)            # or make_backoffice(tmp_path, url=sto
 admin = bo.add_user("admin1", "admin")
 client = bo.client(admin)                 # logged in; client.csrf is the session's CSRF token
 client.post("/admin/...", data={"csrf_token": client.csrf, ...})
+http, csrf = staff_http_client(engine, app.url)   # against tests/app_server.py's uvicorn app
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -82,3 +84,14 @@ def make_backoffice(tmp_path: Path, *, url: str | None = None, clock: Clock | No
     if clock is not None:
         app.state.backoffice.clock = clock
     return Backoffice(app, engine, settings)
+
+
+def staff_http_client(engine: Engine, base_url: str, role: str = "officer") -> tuple[httpx.Client, str]:
+    """A new ``role`` user logged in to an app served over HTTP (tests/app_server.py): (client, CSRF token)."""
+    with Session(engine) as session:
+        user = create_user(session, f"{role}-http", PASSWORD, role=role, agency=AGENCY, now=system_clock())
+        token = start_session(session, user, now=system_clock(), lifetime=timedelta(hours=1))
+        session.commit()
+        loaded = load_session(session, token, now=system_clock())
+    assert loaded is not None
+    return httpx.Client(base_url=base_url, cookies={SESSION_COOKIE: token}, timeout=30), loaded[1]

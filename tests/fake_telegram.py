@@ -23,6 +23,10 @@ Behaviour to provoke (like the real API):
 - a wrong token in the URL answers 401 Unauthorized; an unknown method 404.
 - ``push_update(update)``: queue an update for ``getUpdates`` (long polling honours ``timeout``);
   ``getUpdates`` answers 409 Conflict while a webhook is set, as Telegram does.
+- Files: ``add_file(file_id, content)`` makes ``getFile`` answer a ``file_path`` whose download
+  (``/file/bot<token>/<file_path>``) serves ``content``; other ids get a small fake JPEG.
+  ``fail_files(n, status=500, file_id=None)``: the next n ``getFile`` calls (for that id) fail.
+  ``file_downloads`` lists the file paths downloaded.
 
 Update builders for webhook tests: ``text_update``, ``photo_update``, ``callback_update`` (module functions).
 """
@@ -58,6 +62,9 @@ class FakeTelegram:
         self.webhook: dict[str, Any] | None = None
         self.blocked_chats: set[str] = set()
         self._failures: list[int] = []
+        self._file_failures: dict[str | None, list[int]] = {}  # file_id (None: any) -> statuses to answer
+        self._files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self.file_downloads: list[str] = []
         self._updates: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadedServer(
@@ -93,6 +100,14 @@ class FakeTelegram:
         with self._lock:
             self._failures.extend([status] * count)
 
+    def add_file(self, file_id: str, content: bytes, suffix: str = ".jpg") -> None:
+        with self._lock:
+            self._files[file_id] = (f"photos/file_{len(self._files)}{suffix}", content)
+
+    def fail_files(self, count: int = 1, status: int = 500, file_id: str | None = None) -> None:
+        with self._lock:
+            self._file_failures.setdefault(file_id, []).extend([status] * count)
+
     def push_update(self, update: dict[str, Any]) -> None:
         with self._lock:
             self._updates.append(update)
@@ -124,7 +139,13 @@ class FakeTelegram:
     async def _file(self, request: Request) -> Response:
         if request.path_params["token"] != self.token:
             return _error(401, "Unauthorized")
-        return Response(b"\xff\xd8\xff\xe0fake-jpeg", media_type="image/jpeg")
+        path = request.path_params["path"]
+        with self._lock:
+            self.file_downloads.append(path)
+            content = next((data for file_path, data in self._files.values() if file_path == path), None)
+        if content is None and not path.startswith("photos/unregistered/"):
+            return Response(b"Not Found", status_code=404)
+        return Response(content or b"\xff\xd8\xff\xe0fake-jpeg", media_type="image/jpeg")
 
     async def _m_getme(self, params: dict[str, Any]) -> Response:
         return _ok(
@@ -240,16 +261,16 @@ class FakeTelegram:
 
     async def _m_getfile(self, params: dict[str, Any]) -> Response:
         file_id = str(params.get("file_id", ""))
+        with self._lock:
+            queue = self._file_failures.get(file_id) or self._file_failures.get(None) or []
+            failure = queue.pop(0) if queue else None
+            registered = self._files.get(file_id)
+        if failure is not None:
+            return _error(failure, "Internal Server Error")
         if not file_id:
             return _error(400, "Bad Request: invalid file_id")
-        return _ok(
-            {
-                "file_id": file_id,
-                "file_unique_id": f"u{file_id[-8:]}",
-                "file_size": 12345,
-                "file_path": f"photos/{file_id}.jpg",
-            }
-        )
+        path, size = (registered[0], len(registered[1])) if registered else (f"photos/unregistered/{file_id}.jpg", 12)
+        return _ok({"file_id": file_id, "file_unique_id": f"u{file_id[-8:]}", "file_size": size, "file_path": path})
 
 
 # --- update builders --------------------------------------------------------------------------------

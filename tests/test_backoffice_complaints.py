@@ -226,7 +226,7 @@ def test_assign_classify_reply_close(bo: Backoffice, clock: ManualClock) -> None
         "high",
         "Đã hoàn tiền",
     )
-    assert [e.status for e in done.history] == ["new", "assigned", "assigned", "assigned", "assigned", "in_progress",
+    assert [e.status for e in done.history] == ["new", "assigned", "assigned", "assigned", "in_progress",
                                                  "answered", "closed"]  # fmt: skip
     notes = "\n".join(e.note for e in done.history)
     assert (
@@ -257,6 +257,35 @@ def test_assign_classify_reply_close(bo: Backoffice, clock: ManualClock) -> None
     assert 'id="reply-form"' not in closed_page and "Đã hoàn tiền" in closed_page
     again = officer.form(f"/admin/complaints/{code}/reply", {"text": "thêm"})
     assert again.status_code == 400 and "đã đóng" in again.text
+
+
+def test_a_closed_complaint_refuses_every_action_with_the_same_message(bo: Backoffice, clock: ManualClock) -> None:
+    users = bo.users  # type: ignore[attr-defined]
+    code = submit(bo, clock)
+    officer, supervisor = bo.client(users["officer"]), bo.client(users["supervisor"])
+    assert officer.form(f"/admin/complaints/{code}/close", {"outcome": "Đã giải quyết"}).status_code == 303
+    steps = len(row(bo, code).history)
+    attempts = [
+        (supervisor, "assign", {"officer": "officer1"}),
+        (supervisor, "assign", {"agency": OTHER_AGENCY}),
+        (officer, "classify", {"category": "wrong_fee", "priority": "high"}),
+        (officer, "start", {}),
+        (officer, "reply", {"text": "Trả lời thêm"}),
+        (officer, "close", {"outcome": "Kết quả khác"}),
+    ]
+    for client, action, data in attempts:
+        refused = client.form(f"/admin/complaints/{code}/{action}", data)
+        assert refused.status_code == 400, action
+        assert f"Phản ánh {code} đã đóng nên không thể" in refused.text, action
+    after = row(bo, code)
+    assert (after.status, after.outcome, after.assigned_agency, after.priority) == ("closed", "Đã giải quyết", AGENCY,
+                                                                                    "normal")  # fmt: skip
+    assert len(after.history) == steps
+    with Session(bo.engine) as session:
+        assert session.scalars(select(OutboxMessageRow)).all() == []
+        actions = session.scalars(select(AuditLogRow.action).where(AuditLogRow.target_id == code)).all()
+        assert actions == ["complaint.close"]  # refused actions are not audited as done
+    assert officer.form(f"/admin/complaints/{code}/notes", {"text": "Người dân cảm ơn"}).status_code == 303
 
 
 def test_transfer_to_another_agency_leaves_the_supervisors_queue(bo: Backoffice, clock: ManualClock) -> None:

@@ -88,7 +88,7 @@ def test_queue_shows_waiting_time_and_new_requests_in_the_fragment(bo: Backoffic
 
     page = officer.get("/admin/handoffs")
     assert page.status_code == 200
-    assert 'data-poll="/admin/handoffs/waiting"' in page.text and "setInterval" in page.text
+    assert 'data-watch="waiting-queue" data-poll="/admin/handoffs/waiting" data-poll-ms="5000"' in page.text
     assert "mọi cán bộ đều thấy toàn bộ hàng chờ" in page.text
     assert officer.get("/admin/handoff").headers["location"] == "/admin/handoffs"
 

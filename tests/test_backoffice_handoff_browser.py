@@ -136,6 +136,28 @@ def test_supervisor_takes_replies_and_returns_a_handoff(app: AppServer, tg: Fake
     assert wait_until(lambda: any(m["text"] == RETURNED_TEXT for m in tg.messages_to(CITIZEN)), 20)
 
 
+def test_pages_work_under_the_content_security_policy(app: AppServer, page: Any) -> None:
+    """The back office's own scripts and styles run; anything inline is refused by the browser."""
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text) if "Security Policy" in message.text else None)
+    add_staff(app.engine(), "root", "admin")
+    log_in(page, "root")
+    for path in ("/admin/complaints", "/admin/handoffs", "/admin/dashboard", "/admin/catalogue"):
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        assert "script-src 'self'" in response.headers["content-security-policy"], path
+    assert page.evaluate("typeof window.motcua.post") == "function"  # backoffice.js ran
+    page.goto("/admin/dashboard")
+    assert page.eval_on_selector("svg.chart", "chart => getComputedStyle(chart).maxWidth") == "640px"  # stylesheet
+    assert violations == []
+    page.evaluate(
+        """() => { const s = document.createElement("script"); s.textContent = "window.injected = 1";
+                   document.head.appendChild(s); }"""
+    )
+    assert page.evaluate("typeof window.injected") == "undefined"  # an injected inline script does not run
+    assert wait_until(lambda: bool(violations), 5)
+
+
 def test_dashboard_numbers_move_after_new_data(app: AppServer, page: Any) -> None:
     engine = app.engine()
     add_staff(engine, "root", "admin")

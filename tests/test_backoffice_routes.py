@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
@@ -97,6 +97,32 @@ def catalogue_job(bo: Backoffice) -> str:
     return str(jobs.list()[0].id)
 
 
+def failed_delivery(bo: Backoffice) -> dict[str, str]:
+    """An outbox row the gateway gave up on (for the failed-deliveries page)."""
+    from connectors import outbox
+    from connectors.base import OutgoingMessage
+    from core.models import OutboxMessageRow
+
+    with Session(bo.engine) as session, session.begin():
+        outbox_id = outbox.enqueue(session, OutgoingMessage("zalo", f"route-{next(_counter)}", text="Chào"))
+        session.execute(update(OutboxMessageRow).where(OutboxMessageRow.id == outbox_id).values(status="failed"))
+    return {"outbox_id": str(outbox_id)}
+
+
+def complaint_photo(bo: Backoffice) -> dict[str, str]:
+    """A Telegram complaint whose photo was downloaded into the data directory."""
+    from connectors.telegram_files import attachments_dir, stored_stem
+
+    service = ComplaintService(bo.engine)
+    file_id = f"route-photo-{next(_counter)}"
+    code = service.submit("Ảnh quầy", channel="telegram", sender_id="7001", consent=False, attachments=[file_id]).code
+    service.assign_agency(code, AGENCY, actor="test")
+    directory = attachments_dir(bo.settings.data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{stored_stem(file_id)}.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    return {"code": code, "index": "0"}
+
+
 CATALOGUE_FILE = ("e.jsonl", b'{"ma_thu_tuc": "9.990009", "ten_thu_tuc": "Thu tuc thu nghiem"}\n', "application/json")
 # --- end part 2 helpers ------------------------------------------------------------------------------
 
@@ -140,6 +166,11 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/admin/catalogue/reindex", ADMINS, prepare=catalogue_ready),
     Route("GET", "/admin/catalogue/jobs/{job_id}", ADMINS, prepare=lambda bo: {"job_id": catalogue_job(bo)}),
     Route("GET", "/admin/catalogue/jobs/{job_id}/status", ADMINS, prepare=lambda bo: {"job_id": catalogue_job(bo)}),
+    # failed deliveries (channels)
+    Route("GET", "/admin/deliveries", ALL),
+    Route("GET", "/admin/complaints/{code}/attachments/{index}", ALL, prepare=complaint_photo),
+    Route("POST", "/admin/deliveries/{outbox_id}/retry", ALL, prepare=failed_delivery),
+    Route("POST", "/admin/deliveries/{outbox_id}/dismiss", ALL, prepare=failed_delivery),
 )
 PUBLIC = {("GET", "/admin/login"), ("POST", "/admin/login")}  # tested in test_backoffice_auth.py
 

@@ -26,9 +26,12 @@ FAST = GatewayConfig(poll_seconds=0.05, retry_base_seconds=0.05, retry_max_secon
 
 
 class RecordingSender:
-    """A channel whose delivery fails as the test says (``failures``: errors raised before succeeding)."""
+    """A channel whose delivery fails as the test says (``failures``: what each call does before every call
+    succeeds: an error to raise, or None to deliver)."""
 
-    def __init__(self, channel: str = "test", max_text_length: int = 4000, failures: list[SendError] | None = None):
+    def __init__(
+        self, channel: str = "test", max_text_length: int = 4000, failures: list[SendError | None] | None = None
+    ):
         self.channel = channel
         self.max_text_length = max_text_length
         self.failures = list(failures or [])
@@ -37,8 +40,9 @@ class RecordingSender:
 
     async def send(self, message: OutgoingMessage) -> None:
         self.calls += 1
-        if self.failures:
-            raise self.failures.pop(0)
+        failure = self.failures.pop(0) if self.failures else None
+        if failure is not None:
+            raise failure
         self.sent.append(message)
 
 
@@ -171,6 +175,7 @@ async def test_gives_up_after_the_configured_attempts(gateway: Gateway, engine: 
     with Session(engine) as session:
         row = session.get(OutboxMessageRow, outbox_id)
         assert row is not None and row.attempts == FAST.send_attempts
+        assert row.last_error.startswith(f"Đã thử gửi {FAST.send_attempts} lần nhưng không thành công.")
 
 
 @pytest.mark.asyncio
@@ -198,6 +203,58 @@ async def test_long_reply_is_split_at_paragraphs_with_buttons_on_the_last_part(
     assert all(len(m.text) <= 60 for m in sender.sent) and len(sender.sent) == 2
     assert "\n\n".join(m.text for m in sender.sent) == "\n\n".join(paragraphs)
     assert [m.buttons for m in sender.sent] == [(), buttons]
+
+
+@pytest.mark.asyncio
+async def test_a_split_reply_goes_on_after_a_restart_without_repeating_a_part(engine: Engine) -> None:
+    paragraphs = ["Giấy tờ cần nộp gồm tờ khai và giấy khai sinh.", "Lệ phí: miễn phí lần đầu.", "Thời hạn: 7 ngày."]
+    buttons = (Button("Lệ phí", "/fee"),)
+    text = "\n\n".join(paragraphs)
+    parts = split_text(text, 30)
+    assert len(parts) == 4
+    outbox_id = _queue(engine, OutgoingMessage("test", "u1", text=text, buttons=buttons))
+    patient = GatewayConfig(poll_seconds=0.05, retry_base_seconds=0.05, retry_max_seconds=0.1, send_attempts=1000)
+    first = Gateway(engine, RasaClient(closed_port_url(), timeout=2), HandoffService(engine), config=patient)
+    first_sender = RecordingSender(max_text_length=30, failures=[None, *[SendError("timeout")] * 1000])
+    first.add_sender(first_sender)
+    await first.start()
+    try:
+        await _until(lambda: _count(engine, OutboxMessageRow, OutboxMessageRow.attempts >= 1) == 1)
+    finally:
+        await first.stop()  # the process goes down with part 2 undelivered
+    assert [m.text for m in first_sender.sent] == parts[:1]
+
+    second = Gateway(engine, RasaClient(closed_port_url(), timeout=2), HandoffService(engine), config=FAST)
+    second_sender = RecordingSender(max_text_length=30)
+    second.add_sender(second_sender)
+    await second.start()
+    try:
+        await _until(lambda: _count(engine, OutboxMessageRow, OutboxMessageRow.status == "sent") == 1)
+    finally:
+        await second.stop()
+    assert [m.text for m in second_sender.sent] == parts[1:]  # part 1 is not sent again
+    assert [m.buttons for m in second_sender.sent] == [(), (), buttons]
+    with Session(engine) as session:
+        row = session.get(OutboxMessageRow, outbox_id)
+        assert row is not None and row.chunks_sent == 4 and row.last_error == ""
+
+
+@pytest.mark.asyncio
+async def test_a_crashing_sender_leaves_no_message_text_in_the_error(gateway: Gateway, engine: Engine) -> None:
+    class CrashingSender(RecordingSender):
+        async def send(self, message: OutgoingMessage) -> None:
+            self.calls += 1
+            raise ValueError(f"cannot encode {message.text!r}")
+
+    sender = CrashingSender()
+    gateway.add_sender(sender)
+    outbox_id = _queue(engine, OutgoingMessage("test", "u1", text="Số CCCD 001099012345 của tôi"))
+    gateway.wake_dispatcher()
+    await _until(lambda: sender.calls >= 1 and _count(engine, OutboxMessageRow, OutboxMessageRow.attempts >= 1) == 1)
+    with Session(engine) as session:
+        row = session.get(OutboxMessageRow, outbox_id)
+        assert row is not None and row.status == "pending"  # kept for a later attempt
+        assert "ValueError" in row.last_error and "001099012345" not in row.last_error
 
 
 @pytest.mark.asyncio

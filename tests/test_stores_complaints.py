@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from core.clock import ManualClock
 from core.complaints import (
     MAX_CONTENT_CHARS,
+    ComplaintClosed,
     ComplaintNotStored,
     ComplaintService,
     ComplaintStatus,
@@ -23,7 +24,7 @@ from core.complaints import (
 )
 from core.db import create_all, make_engine
 from core.dossiers import LookupOutcome
-from core.models import ComplaintRow, NotificationRow
+from core.models import ComplaintNoteRow, ComplaintRow, NotificationRow
 from core.phones import InvalidPhone, normalize_vn_phone
 from core.working_hours import add_working_days
 
@@ -170,6 +171,62 @@ def test_back_office_flow_history_and_reply_notification(
     with Session(engine) as session:
         note = session.scalars(select(NotificationRow)).one()
     assert (note.channel, note.sender_id, note.kind) == ("zalo", "z1", "complaint_reply") and code in note.text
+
+
+def closed_at(engine: Engine, code: str) -> datetime | None:
+    with Session(engine) as session:
+        return session.scalar(select(ComplaintRow.closed_at).where(ComplaintRow.code == code))
+
+
+@pytest.mark.parametrize("how", ["close", "set_status"])
+def test_every_way_of_closing_records_when(
+    service: ComplaintService, engine: Engine, clock: ManualClock, how: str
+) -> None:
+    code = submit(service).code
+    service.set_status(code, ComplaintStatus.IN_PROGRESS, actor="canbo.lan")
+    assert closed_at(engine, code) is None
+    clock.advance(days=2)
+    if how == "close":
+        service.close(code, "Đã nhắc nhở cán bộ", actor="canbo.lan")
+    else:
+        service.set_status(code, ComplaintStatus.CLOSED, actor="canbo.lan")
+    assert closed_at(engine, code) == clock()
+
+
+def test_a_closed_complaint_refuses_every_change_but_notes(service: ComplaintService, engine: Engine) -> None:
+    code = submit(service).code
+    service.close(code, "Đã giải quyết", actor="truongphong")
+    steps = len(service.history(code))
+    changes = {
+        "reopen": lambda: service.set_status(code, ComplaintStatus.IN_PROGRESS, actor="canbo.lan"),
+        "close again": lambda: service.close(code, "Kết quả khác", actor="canbo.lan"),
+        "assign": lambda: service.assign(code, "canbo.lan", actor="truongphong"),
+        "transfer": lambda: service.assign_agency(code, "UBND-P2", actor="truongphong"),
+        "classify": lambda: service.classify(code, category="wrong_fee", priority="high", actor="canbo.lan"),
+        "reply": lambda: service.reply(code, "Trả lời sau khi đóng", actor="canbo.lan"),
+    }
+    for name, change in changes.items():
+        with pytest.raises(ComplaintClosed, match="đã đóng") as refused:
+            change()
+        assert code in str(refused.value), name
+    assert len(service.history(code)) == steps
+    with Session(engine) as session:
+        row = session.scalars(select(ComplaintRow).where(ComplaintRow.code == code)).one()
+        assert (row.status, row.outcome, row.assigned_to) == ("closed", "Đã giải quyết", None)
+        assert (row.category, row.priority, row.reply_text) == ("staff_attitude", "normal", "")
+        assert session.scalars(select(NotificationRow)).all() == []
+    service.add_note(code, "Người dân gọi điện cảm ơn", author="canbo.lan")  # an internal note is still fine
+    with Session(engine) as session:
+        assert session.scalars(select(ComplaintNoteRow.text)).all() == ["Người dân gọi điện cảm ơn"]
+
+
+def test_classify_to_the_same_values_adds_no_history(service: ComplaintService) -> None:
+    code = submit(service).code
+    service.classify(code, category="staff_attitude", priority="normal", actor="canbo.lan")
+    service.classify(code, category="wrong_fee", priority="high", actor="canbo.lan")
+    history = service.history(code)
+    assert len(history) == 2
+    assert history[-1][2] == "Phân loại: thái độ cán bộ → thu phí sai quy định\nƯu tiên: bình thường → cao"
 
 
 def test_overdue_complaint(service: ComplaintService, clock: ManualClock) -> None:

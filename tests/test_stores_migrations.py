@@ -72,3 +72,27 @@ def test_migrate_adopts_a_database_made_by_create_all(tmp_path: Any) -> None:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head
     finally:
         engine.dispose()
+
+
+def test_upgrade_keeps_queued_outbox_rows(tmp_path: Any) -> None:
+    """0003 adds the outbox's ``chunks_sent`` and ``kind`` to a database that already has queued rows."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'queued.db'}"
+    migrate(url, "0002")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO outbox_messages (channel, recipient_id, author, text, buttons, status, attempts,"
+                    " last_error, created_at, next_attempt_at) VALUES ('zalo', 'u1', 'bot', 'Chào anh', '[]',"
+                    " 'pending', 0, '', '2025-01-02 03:04:05', '2025-01-02 03:04:05')"
+                )
+            )
+        migrate(url)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT status, chunks_sent, kind FROM outbox_messages")).one()
+        assert tuple(row) == ("pending", 0, "")
+    finally:
+        engine.dispose()
