@@ -112,7 +112,18 @@ def _fold_word(word: str) -> str:
 
 def fold(text: str) -> str:
     """Lower case without diacritics: "Đăng ký Lái xe" → "dang ky lai xe"."""
+    if len(text) <= 64:  # words and short phrases, folded again and again while searching
+        return _fold_short(text)
+    return _fold_text(text)
+
+
+def _fold_text(text: str) -> str:
     return _WORD_RE.sub(lambda m: _fold_word(m.group(0)), normalize(text))
+
+
+@lru_cache(maxsize=65536)
+def _fold_short(text: str) -> str:
+    return _fold_text(text)
 
 
 def has_diacritics(text: str) -> bool:
@@ -232,11 +243,22 @@ class PhraseMatcher:
             words = tuple(syllables(phrase))
             if words:
                 self._index.setdefault(tuple(_fold_word(w) for w in words), []).append((words, value))
-        self._width = max((len(k) for k in self._index), default=1)
+        # Phrase lengths by folded first word, longest first: most words start no phrase at all, and
+        # the others are tried only at the lengths some phrase has (hot path of every query).
+        sizes: dict[str, set[int]] = {}
+        for key in self._index:
+            sizes.setdefault(key[0], set()).add(len(key))
+        self._sizes = {first: tuple(sorted(found, reverse=True)) for first, found in sizes.items()}
 
     def match_at(self, words: list[str], i: int) -> tuple[int, str] | None:
         """(length, value) of the longest phrase starting at ``words[i]``, if any."""
-        for size in range(min(self._width, len(words) - i), 0, -1):
+        sizes = self._sizes.get(_fold_word(words[i]))
+        if not sizes:
+            return None
+        room = len(words) - i
+        for size in sizes:
+            if size > room:
+                continue
             window = words[i : i + size]
             for pattern, value in self._index.get(tuple(_fold_word(w) for w in window), ()):
                 if all(_word_matches(w, p) for w, p in zip(window, pattern)):

@@ -1,4 +1,13 @@
-"""Embedded search backend: SQLite FTS5 in one file under the data directory."""
+"""Embedded search backend: SQLite FTS5 in one file under the data directory.
+
+Two FTS5 tables hold the folded columns (accents are weighed by the shared ranker, not here):
+
+- ``procedures_recall``: what a procedure *is* (RECALL_FIELDS plus the pair tokens), asked first. Kept
+  apart from the long body text so that bm25() reads short position lists (the candidate query is
+  half of a search's time), and so that its document frequencies count these fields only, as
+  Elasticsearch's ``combined_fields`` does over the same fields.
+- ``procedures_fts``: every field, asked only when the first finds too little.
+"""
 
 from __future__ import annotations
 
@@ -18,22 +27,28 @@ from knowledge_base.search.analysis import (
     pair_token,
 )
 
-_COLUMNS = [*(c for f in FIELDS for c in (f, f"{f}_f")), PAIRS_COLUMN]
-# bm25() weights, in column order: code (unindexed), then name, name_f, terms, terms_f, ..., pairs_f
+RECALL_TABLE, FULL_TABLE = "procedures_recall", "procedures_fts"
+_TABLES: dict[str, list[str]] = {
+    RECALL_TABLE: [*(f"{f}_f" for f in RECALL_FIELDS), PAIRS_COLUMN],
+    FULL_TABLE: [*(f"{f}_f" for f in FIELDS), PAIRS_COLUMN],
+}
+DOCS_TABLE = "procedure_docs"
+# bm25() weights by field, the same as Elasticsearch's FIELD_BOOSTS: name boosted, citizen words next.
 _WEIGHTS = {"name": 10.0, "terms": 7.0, "field": 2.0, "body": 1.0}
 PAIRS_WEIGHT = 5.0
 # unicode61 keeps the pair joiner inside a token ("cu_tru"), as Elasticsearch's standard tokenizer does.
-_CREATE_FTS = (
-    f"CREATE VIRTUAL TABLE procedures_fts USING fts5(code UNINDEXED, {', '.join(_COLUMNS)}, "
-    f"tokenize = 'unicode61 remove_diacritics 0 tokenchars ''{PAIR_JOINER}''')"
-)
+_TOKENIZER = f"tokenize = 'unicode61 remove_diacritics 0 tokenchars ''{PAIR_JOINER}'''"
 
 
-def _bm25_weights() -> str:
+def _create_sql(table: str) -> str:
+    return f"CREATE VIRTUAL TABLE {table} USING fts5(code UNINDEXED, {', '.join(_TABLES[table])}, {_TOKENIZER})"
+
+
+def _bm25_weights(table: str) -> str:
+    """bm25() column weights in column order: code (unindexed), each folded field, the pairs."""
     weights = ["0.0"]
-    for field in FIELDS:
-        weights += [str(_WEIGHTS[field] * 1.2), str(_WEIGHTS[field])]
-    weights.append(str(PAIRS_WEIGHT))
+    for column in _TABLES[table]:
+        weights.append(str(PAIRS_WEIGHT if column == PAIRS_COLUMN else _WEIGHTS[column.removesuffix("_f")]))
     return ", ".join(weights)
 
 
@@ -41,17 +56,27 @@ def _quote(word: str) -> str:
     return '"' + word.replace('"', "") + '"'
 
 
-def fts_expression(query: AnalyzedQuery, fields: tuple[str, ...] = RECALL_FIELDS) -> str | None:
+def fts_expression(query: AnalyzedQuery, columns: list[str] | None = None) -> str | None:
     """An FTS5 MATCH expression built only from analysed \\w+ tokens, each quoted: user text can never
-    inject FTS syntax (AND, NEAR, *, :, quotes) and nothing reaches SQL except as a bound parameter."""
-    # Candidates come from the folded columns only (recall); accents matter in the shared ranking.
-    # Pair tokens ("cu_tru") exist only in the pairs column and words never do: one OR over all.
-    folded = [_quote(w) for w in query.folded_words if w]
-    folded += [_quote(pair_token(p)) for p in query.pairs if p]
-    if not folded:
+    inject FTS syntax (AND, NEAR, *, :, quotes) and nothing reaches SQL except as a bound parameter.
+    Pair tokens ("cu_tru") exist only in the pairs column and words never do: one OR over all, limited
+    to ``columns`` when given."""
+    tokens = [_quote(w) for w in query.folded_words if w]
+    tokens += [_quote(pair_token(p)) for p in query.pairs if p]
+    if not tokens:
         return None
-    folded_cols = " ".join([*(f"{f}_f" for f in FIELDS if f in fields), PAIRS_COLUMN])
-    return f"{{{folded_cols}}} : ({' OR '.join(folded)})"
+    expression = " OR ".join(tokens)
+    return f"{{{' '.join(columns)}}} : ({expression})" if columns else expression
+
+
+def _table_for(fields: tuple[str, ...]) -> tuple[str, list[str] | None]:
+    """The smallest table holding ``fields``, and the column filter when it holds more."""
+    for table in (RECALL_TABLE, FULL_TABLE):
+        columns = _TABLES[table]
+        wanted = [c for c in columns if c == PAIRS_COLUMN or c.removesuffix("_f") in fields]
+        if len(wanted) == len(fields) + 1:
+            return table, (None if wanted == columns else wanted)
+    return FULL_TABLE, None
 
 
 class SqliteFtsBackend:
@@ -68,55 +93,54 @@ class SqliteFtsBackend:
 
     def _create(self) -> None:
         with self._lock, self._conn:
-            row = self._conn.execute("SELECT sql FROM sqlite_master WHERE name = 'procedures_fts'").fetchone()
-            if row is not None and row[0] != _CREATE_FTS:
+            found = dict(self._conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
+            if any(found.get(table) != _create_sql(table) for table in _TABLES):
                 # An index laid out by an older version: derived data, so drop it; count() is then 0
                 # and Catalogue.ensure_ready rebuilds it from the store.
-                self._conn.execute("DROP TABLE procedures_fts")
-                self._conn.execute("DROP TABLE IF EXISTS procedure_docs")
-                row = None
-            if row is None:
-                self._conn.execute(_CREATE_FTS)
-            self._conn.execute("CREATE TABLE IF NOT EXISTS procedure_docs (code TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+                for table in (*_TABLES, DOCS_TABLE):
+                    self._conn.execute(f"DROP TABLE IF EXISTS {table}")
+                for table in _TABLES:
+                    self._conn.execute(_create_sql(table))
+            self._conn.execute(f"CREATE TABLE IF NOT EXISTS {DOCS_TABLE} (code TEXT PRIMARY KEY, doc TEXT NOT NULL)")
 
     def rebuild(self, docs: Iterable[IndexDoc]) -> int:
         with self._lock, self._conn:
-            self._conn.execute("DELETE FROM procedures_fts")
-            self._conn.execute("DELETE FROM procedure_docs")
+            for table in (*_TABLES, DOCS_TABLE):
+                self._conn.execute(f"DELETE FROM {table}")
             count = self._insert(docs)
-            self._conn.execute("INSERT INTO procedures_fts(procedures_fts) VALUES ('optimize')")
+            for table in _TABLES:
+                self._conn.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
         return count
 
     def upsert(self, docs: Iterable[IndexDoc]) -> int:
         docs = list(docs)
         with self._lock, self._conn:
             codes = [(d.code,) for d in docs]
-            self._conn.executemany("DELETE FROM procedures_fts WHERE code = ?", codes)
-            self._conn.executemany("DELETE FROM procedure_docs WHERE code = ?", codes)
+            for table in (*_TABLES, DOCS_TABLE):
+                self._conn.executemany(f"DELETE FROM {table} WHERE code = ?", codes)
             return self._insert(docs)
 
     def _insert(self, docs: Iterable[IndexDoc]) -> int:
-        placeholders = ", ".join("?" for _ in range(len(_COLUMNS) + 1))
+        inserts = {
+            table: f"INSERT INTO {table} (code, {', '.join(columns)}) VALUES ({', '.join('?' * (len(columns) + 1))})"
+            for table, columns in _TABLES.items()
+        }
         count = 0
         for doc in docs:
             fields = doc.fields()
-            self._conn.execute(
-                f"INSERT INTO procedures_fts (code, {', '.join(_COLUMNS)}) VALUES ({placeholders})",
-                [doc.code, *(fields[c] for c in _COLUMNS)],
-            )
+            for table, columns in _TABLES.items():
+                self._conn.execute(inserts[table], [doc.code, *(fields[c] for c in columns)])
             payload = json.dumps(doc.to_dict(), ensure_ascii=False)
-            self._conn.execute("INSERT INTO procedure_docs (code, doc) VALUES (?, ?)", (doc.code, payload))
+            self._conn.execute(f"INSERT INTO {DOCS_TABLE} (code, doc) VALUES (?, ?)", (doc.code, payload))
             count += 1
         return count
 
     def candidates(self, query: AnalyzedQuery, limit: int, fields: tuple[str, ...] = RECALL_FIELDS) -> list[str]:
-        expression = fts_expression(query, fields)
+        table, columns = _table_for(fields)
+        expression = fts_expression(query, columns)
         if expression is None:
             return []
-        sql = (
-            f"SELECT code FROM procedures_fts WHERE procedures_fts MATCH ? "
-            f"ORDER BY bm25(procedures_fts, {_bm25_weights()}) LIMIT ?"
-        )
+        sql = f"SELECT code FROM {table} WHERE {table} MATCH ? ORDER BY bm25({table}, {_bm25_weights(table)}) LIMIT ?"
         with self._lock:
             try:
                 rows = self._conn.execute(sql, (expression, limit)).fetchall()
@@ -126,13 +150,13 @@ class SqliteFtsBackend:
 
     def all_docs(self) -> Iterator[IndexDoc]:
         with self._lock:
-            rows = self._conn.execute("SELECT doc FROM procedure_docs ORDER BY code").fetchall()
+            rows = self._conn.execute(f"SELECT doc FROM {DOCS_TABLE} ORDER BY code").fetchall()
         for (raw,) in rows:
             yield IndexDoc.from_dict(json.loads(raw))
 
     def count(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM procedure_docs").fetchone()[0])
+            return int(self._conn.execute(f"SELECT count(*) FROM {DOCS_TABLE}").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
