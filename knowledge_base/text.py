@@ -221,6 +221,14 @@ FILLERS: tuple[str, ...] = (
     "nhỉ", "hả", "với", "rồi", "muốn", "cần", "phải", "có", "được", "không", "gì", "nào", "đâu", "khi",
     "này", "ấy", "các", "những", "một", "nên", "để", "ở", "tại", "về", "theo", "cũng", "đã", "sẽ", "hỏi",
     "giúp", "biết", "nếu", "trường hợp", "nhưng", "bị", "nữa", "rất",
+    # What the question asks *about* a procedure, in the portal's own words: FAQ questions name the
+    # aspect ("thời gian giải quyết", "cơ quan có thẩm quyền") beside the procedure, and those words
+    # would otherwise match whichever procedure name happens to contain them ("Giải quyết …").
+    "thời gian giải quyết", "thời hạn giải quyết", "thời gian thực hiện", "thời hạn thực hiện",
+    "thành phần hồ sơ", "thành phần", "số lượng hồ sơ", "trình tự thực hiện", "cách thức thực hiện",
+    "trình tự", "cơ quan có thẩm quyền", "cơ quan thực hiện", "cơ quan nào", "tiếp nhận hồ sơ",
+    "căn cứ pháp lý", "yêu cầu điều kiện", "lệ phí", "mức thu", "bao nhiêu tiền", "mất bao lâu",
+    "bao nhiêu ngày", "mấy ngày", "chuẩn bị", "nộp ở đâu", "làm ở đâu", "xử lý như thế nào",
 )
 
 

@@ -205,6 +205,31 @@ def test_words_only_in_the_documents_still_find_the_procedure(searcher: Searcher
     assert _codes(searcher, "giấy chứng sinh")[0] == BIRTH
 
 
+def test_the_aspect_asked_about_does_not_pick_the_procedure(searcher: Searcher) -> None:
+    """Portal-style questions name the aspect in the catalogue's own words ("thời gian giải quyết", "cơ
+    quan có thẩm quyền", "thành phần hồ sơ"); those words must not pull a procedure whose name happens
+    to contain them above the one the question is about."""
+    searcher.upsert(
+        [
+            _proc(
+                "T.100",
+                "Giải quyết khiếu nại về quyết định hành chính của cơ quan có thẩm quyền",
+                "Khiếu nại, tố cáo",
+                ["khiếu nại quyết định hành chính"],
+                "Thời gian giải quyết khiếu nại lần đầu.",
+                ["Đơn khiếu nại"],
+            )
+        ]
+    )
+    for query in (
+        "Khi cơ quan có thẩm quyền tiếp nhận hồ sơ đăng ký tạm trú, thời gian giải quyết là bao lâu?",
+        "Khi co quan co tham quyen tiep nhan ho so dang ky tam tru, thoi gian giai quyet la bao lau?",
+    ):
+        hits = searcher.search(query, top=2)
+        assert hits[0].code == TEMP_RESIDENCE, query
+        assert hits[1].code != "T.100" or hits[1].score < searcher.not_found_threshold, query
+
+
 def test_driving_licence_ranks_above_words_with_lai(searcher: Searcher) -> None:
     hits = searcher.search("lái xe", top=9)
     codes = [h.code for h in hits]
