@@ -16,6 +16,7 @@ from knowledge_base.model import Case, Document, Procedure
 from knowledge_base.search import EmptyQueryError, Searcher
 from knowledge_base.search.analysis import AnalyzedQuery, analyze_query
 from knowledge_base.search.base import SearchBackend
+from knowledge_base.search.ranking import query_actions
 from knowledge_base.search.sqlite_fts import SqliteFtsBackend
 from tests import es_server
 
@@ -228,6 +229,23 @@ def test_the_aspect_asked_about_does_not_pick_the_procedure(searcher: Searcher) 
         hits = searcher.search(query, top=2)
         assert hits[0].code == TEMP_RESIDENCE, query
         assert hits[1].code != "T.100" or hits[1].score < searcher.not_found_threshold, query
+
+
+@pytest.mark.parametrize(
+    ("query", "actions"),
+    [
+        ("lay vo Viet Kieu thi can giay to gi", set()),  # vợ, not vỡ
+        ("con be moi sinh lam khai sinh", set()),  # bé, not bể
+        ("mo quan an can giay phep gi", set()),  # mở, not mờ
+        ("can cuoc bi be goc", {"exchange"}),
+        ("thẻ căn cước bị mờ chữ", {"exchange"}),
+        ("cccd bị vỡ", {"exchange"}),
+        ("doi bang lai", {"exchange"}),
+        ("mat cccd lam lai", {"reissue"}),
+    ],
+)
+def test_what_the_citizen_wants_done_is_read_without_diacritics_too(query: str, actions: set[str]) -> None:
+    assert query_actions(list(analyze_query(query).sequence)) == actions
 
 
 def test_driving_licence_ranks_above_words_with_lai(searcher: Searcher) -> None:

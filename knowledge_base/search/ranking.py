@@ -64,6 +64,9 @@ ACTIONS: dict[str, str] = {
     "hư hỏng": "exchange",
     "rách": "exchange",
     "bể": "exchange",
+    "bị bể": "exchange",  # "bi be goc": with "bị" before it, unaccented "be" is the damage
+    "bị vỡ": "exchange",
+    "bị mờ": "exchange",
     "vỡ": "exchange",
     "mờ": "exchange",
     "gãy": "exchange",
@@ -102,6 +105,10 @@ ACTIONS: dict[str, str] = {
     # (regarding), not "đổi" (exchange).
     "đối với": "",
 }
+# Typed without diacritics, these single words are far more often something else than the damage
+# they could spell: "vo" is vợ ("lấy vợ") before vỡ, "be" is bé (a child) before bể, "mo" is mở ("mở
+# quán") before mờ. Typed with diacritics they still count.
+_UNACCENTED_NOT_ACTIONS = frozenset({"vo", "be", "mo"})
 _BASE_ACTIONS = frozenset({"issue", "register", ""})
 # Age-bound siblings ("… cho người dưới 14 tuổi" / "… từ đủ 14 tuổi trở lên"): a citizen who gives an
 # age ("con 16 tuổi") means the sibling whose range holds it; the other one is demoted.
@@ -402,7 +409,7 @@ def query_actions(words: list[str]) -> frozenset[str]:
     while i < len(words):
         hit = matcher.match_at(words, i)
         if hit:  # the longest phrase consumes its words: "thay đổi" is amend, not also "đổi"
-            if hit[1]:
+            if hit[1] and not (hit[0] == 1 and words[i] in _UNACCENTED_NOT_ACTIONS):
                 found.add(hit[1])
             i += hit[0]
         else:
