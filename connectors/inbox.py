@@ -22,7 +22,8 @@ from connectors.base import IncomingMessage
 from core.models import ChatMessageRow, InboxMessageRow
 from knowledge_base.text import nfc
 
-PENDING, DONE, OFFICER = "pending", "done", "officer"
+PENDING = queue_rows.PENDING  # the status both queues share
+DONE, OFFICER = "done", "officer"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from core.clock import system_clock
 from core.models import ChatMessageRow, OutboxMessageRow
 from knowledge_base.text import nfc
 
-PENDING, SENT, FAILED, DISMISSED = "pending", "sent", "failed", "dismissed"
+PENDING = queue_rows.PENDING  # the status both queues share
+SENT, FAILED, DISMISSED = "sent", "failed", "dismissed"
 
 
 def enqueue(
