@@ -505,12 +505,14 @@ class Gateway:
             text = outbox.failure_text(error, row.channel, gave_up_after=gave_up_after)
             await self._db.run(self._mark_outbox, row, text, final)
             return final
-        except Exception as error:  # a bug in a sender must not lose the message
-            log.exception("outbox %s (%s): sender crashed", row.id, row.channel)
+        except Exception as error:  # a bug in a sender must not lose the message, nor retry it forever
+            final = row.attempts + 1 >= self.config.send_attempts
+            log.exception("outbox %s (%s): sender crashed%s", row.id, row.channel, " — giving up" if final else "")
             # only the error's type: its message may quote the text being sent
             detail = f"{type(error).__name__} in the {row.channel} sender"
-            await self._db.run(self._mark_outbox, row, outbox.failure_text(None, row.channel, detail=detail), False)
-            return False
+            text = outbox.failure_text(None, row.channel, detail=detail, gave_up_after=row.attempts + 1 if final else 0)
+            await self._db.run(self._mark_outbox, row, text, final)
+            return final
         await self._db.run(self._mark_sent, row.id, len(chunks))
         return True
 

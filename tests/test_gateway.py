@@ -258,6 +258,32 @@ async def test_a_crashing_sender_leaves_no_message_text_in_the_error(gateway: Ga
 
 
 @pytest.mark.asyncio
+async def test_a_sender_that_keeps_crashing_ends_on_the_failed_list_and_frees_the_queue(
+    gateway: Gateway, engine: Engine
+) -> None:
+    """A bug in a channel sender is retried like a network error, FAST.send_attempts times, then the row
+    is failed (staff see it under "Tin gửi lỗi" and can send it again) and the citizen's next message
+    goes out: one broken message does not hold the queue for ever."""
+
+    class CrashOnSender(RecordingSender):
+        async def send(self, message: OutgoingMessage) -> None:
+            if "hỏng" in message.text:
+                raise KeyError("button")
+            await super().send(message)
+
+    sender = CrashOnSender()
+    gateway.add_sender(sender)
+    broken = _queue(engine, OutgoingMessage("test", "u1", text="tin hỏng"))
+    _queue(engine, OutgoingMessage("test", "u1", text="tin sau"))
+    gateway.wake_dispatcher()
+    await _until(lambda: [m.text for m in sender.sent] == ["tin sau"])
+    with Session(engine) as session:
+        row = session.get(OutboxMessageRow, broken)
+        assert row is not None and row.status == "failed" and row.attempts == FAST.send_attempts
+        assert f"Đã thử gửi {FAST.send_attempts} lần" in row.last_error and "KeyError" in row.last_error
+
+
+@pytest.mark.asyncio
 async def test_message_for_a_channel_without_sender_fails_visibly(gateway: Gateway, engine: Engine) -> None:
     outbox_id = _queue(engine, OutgoingMessage("zalo", "u1", text="một"))
     gateway.wake_dispatcher()
