@@ -499,22 +499,28 @@ class Gateway:
                 if not last:
                     await self._db.run(self._record_chunk, row.id, index + 1)
         except SendError as error:
-            final = not error.retryable or row.attempts + 1 >= self.config.send_attempts
-            log.warning("outbox %s (%s): %s%s", row.id, row.channel, error, " — giving up" if final else "")
-            gave_up_after = row.attempts + 1 if final and error.retryable else 0
-            text = outbox.failure_text(error, row.channel, gave_up_after=gave_up_after)
-            await self._db.run(self._mark_outbox, row, text, final)
-            return final
+            return await self._failed_attempt(row, error)
         except Exception as error:  # a bug in a sender must not lose the message, nor retry it forever
-            final = row.attempts + 1 >= self.config.send_attempts
-            log.exception("outbox %s (%s): sender crashed%s", row.id, row.channel, " — giving up" if final else "")
             # only the error's type: its message may quote the text being sent
-            detail = f"{type(error).__name__} in the {row.channel} sender"
-            text = outbox.failure_text(None, row.channel, detail=detail, gave_up_after=row.attempts + 1 if final else 0)
-            await self._db.run(self._mark_outbox, row, text, final)
-            return final
+            return await self._failed_attempt(row, None, detail=f"{type(error).__name__} in the {row.channel} sender")
         await self._db.run(self._mark_sent, row.id, len(chunks))
         return True
+
+    async def _failed_attempt(self, row: OutboxMessageRow, error: SendError | None, *, detail: str = "") -> bool:
+        """Record a failed delivery (``error`` None: the sender crashed, which is retried like a network
+        error). True when the row is given up: the platform refused it for good or its retries ran out;
+        staff then see it under "Tin gửi lỗi"."""
+        retryable = error is None or error.retryable
+        final = not retryable or row.attempts + 1 >= self.config.send_attempts
+        giving_up = " — giving up" if final else ""
+        if error is None:
+            log.exception("outbox %s (%s): sender crashed%s", row.id, row.channel, giving_up)
+        else:
+            log.warning("outbox %s (%s): %s%s", row.id, row.channel, error, giving_up)
+        gave_up_after = row.attempts + 1 if final and retryable else 0
+        text = outbox.failure_text(error, row.channel, detail=detail, gave_up_after=gave_up_after)
+        await self._db.run(self._mark_outbox, row, text, final)
+        return final
 
     def _record_chunk(self, outbox_id: int, chunks_sent: int) -> None:
         with Session(self.engine) as session:

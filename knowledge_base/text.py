@@ -225,7 +225,7 @@ FILLERS: tuple[str, ...] = (
     # aspect ("thời gian giải quyết", "cơ quan có thẩm quyền") beside the procedure, and those words
     # would otherwise match whichever procedure name happens to contain them ("Giải quyết …").
     "thời gian giải quyết", "thời hạn giải quyết", "thời gian thực hiện", "thời hạn thực hiện",
-    "thành phần hồ sơ", "thành phần", "số lượng hồ sơ", "trình tự thực hiện", "cách thức thực hiện",
+    "thành phần", "số lượng hồ sơ", "trình tự thực hiện", "cách thức thực hiện",
     "trình tự", "cơ quan có thẩm quyền", "cơ quan thực hiện", "cơ quan nào", "tiếp nhận hồ sơ",
     "căn cứ pháp lý", "yêu cầu điều kiện", "lệ phí", "mức thu", "bao nhiêu tiền", "mất bao lâu",
     "bao nhiêu ngày", "mấy ngày", "chuẩn bị", "nộp ở đâu", "làm ở đâu", "xử lý như thế nào",

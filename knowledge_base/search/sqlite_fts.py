@@ -52,6 +52,13 @@ def _bm25_weights(table: str) -> str:
     return ", ".join(weights)
 
 
+# The candidate query of each table, made once (it is on every search's path).
+_SEARCH_SQL = {
+    table: f"SELECT code FROM {table} WHERE {table} MATCH ? ORDER BY bm25({table}, {_bm25_weights(table)}) LIMIT ?"
+    for table in _TABLES
+}
+
+
 def _quote(word: str) -> str:
     return '"' + word.replace('"', "") + '"'
 
@@ -71,12 +78,9 @@ def fts_expression(query: AnalyzedQuery, columns: list[str] | None = None) -> st
 
 def _table_for(fields: tuple[str, ...]) -> tuple[str, list[str] | None]:
     """The smallest table holding ``fields``, and the column filter when it holds more."""
-    for table in (RECALL_TABLE, FULL_TABLE):
-        columns = _TABLES[table]
-        wanted = [c for c in columns if c == PAIRS_COLUMN or c.removesuffix("_f") in fields]
-        if len(wanted) == len(fields) + 1:
-            return table, (None if wanted == columns else wanted)
-    return FULL_TABLE, None
+    table = RECALL_TABLE if set(fields) <= set(RECALL_FIELDS) else FULL_TABLE
+    wanted = [c for c in _TABLES[table] if c == PAIRS_COLUMN or c.removesuffix("_f") in fields]
+    return table, (None if wanted == _TABLES[table] else wanted)
 
 
 class SqliteFtsBackend:
@@ -140,10 +144,9 @@ class SqliteFtsBackend:
         expression = fts_expression(query, columns)
         if expression is None:
             return []
-        sql = f"SELECT code FROM {table} WHERE {table} MATCH ? ORDER BY bm25({table}, {_bm25_weights(table)}) LIMIT ?"
         with self._lock:
             try:
-                rows = self._conn.execute(sql, (expression, limit)).fetchall()
+                rows = self._conn.execute(_SEARCH_SQL[table], (expression, limit)).fetchall()
             except sqlite3.OperationalError:
                 return []
         return [row[0] for row in rows]
