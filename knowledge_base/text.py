@@ -220,7 +220,7 @@ FILLERS: tuple[str, ...] = (
     "ạ", "à", "ơi", "nhé", "vậy", "là", "và", "của", "cho", "em", "tôi", "cháu", "anh", "tui", "ạh",
     "nhỉ", "hả", "với", "rồi", "muốn", "cần", "phải", "có", "được", "không", "gì", "nào", "đâu", "khi",
     "này", "ấy", "các", "những", "một", "nên", "để", "ở", "tại", "về", "theo", "cũng", "đã", "sẽ", "hỏi",
-    "giúp", "biết", "nếu", "trường hợp", "nhưng", "bị", "nữa", "rất",
+    "giúp", "biết", "nếu", "trường hợp", "nhưng", "bị", "nữa", "rất", "sắp",
     # What the question asks *about* a procedure, in the portal's own words: FAQ questions name the
     # aspect ("thời gian giải quyết", "cơ quan có thẩm quyền") beside the procedure, and those words
     # would otherwise match whichever procedure name happens to contain them ("Giải quyết …").

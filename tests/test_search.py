@@ -231,6 +231,43 @@ def test_the_aspect_asked_about_does_not_pick_the_procedure(searcher: Searcher) 
         assert hits[1].code != "T.100" or hits[1].score < searcher.not_found_threshold, query
 
 
+def test_what_expires_outweighs_that_it_expires(searcher: Searcher) -> None:
+    """ "Sắp hết hạn" and "gia hạn" say what to do, not to what: a procedure whose citizen words
+    share them ("tạm trú sắp hết hạn") must not beat the one that names the thing that expires."""
+    official = _proc(
+        "T.101",
+        "Gia hạn, thay đổi nội dung thông tin chứng thư chữ ký số",
+        "Chữ ký số",
+        [],
+        "",
+        ["Đơn đề nghị gia hạn chứng thư chữ ký số"],
+    )
+    # A real catalogue has hundreds of "chứng nhận … số …" names: those words alone say little.
+    certificates = [
+        _proc(f"T.2{i:02d}", f"Thủ tục cấp giấy chứng nhận số {i} cho loại hình {i}", "Khác", [], "", ["Bản sao"])
+        for i in range(1, 25)
+    ]
+    searcher.upsert(
+        [
+            *(p.model_copy(update={"builtin": False}) for p in [official, *certificates]),
+            _proc(
+                "T.102",
+                "Gia hạn tạm trú",
+                "Đăng ký, quản lý cư trú",
+                ["tạm trú sắp hết hạn", "gia hạn tạm trú", "hết hạn tạm trú"],
+                "Gia hạn tạm trú khi thời hạn tạm trú sắp hết.",
+                ["Tờ khai thay đổi thông tin cư trú"],
+            ),
+        ]
+    )
+    for query in (
+        "Khi chứng thư số sắp hết hạn cần làm gì để gia hạn chứng thư số?",
+        "Khi chung thu so sap het han can lam gi de gia han chung thu so?",
+    ):
+        assert _codes(searcher, query)[0] == "T.101", query
+    assert _codes(searcher, "tạm trú sắp hết hạn thì gia hạn thế nào")[0] == "T.102"
+
+
 @pytest.mark.parametrize(
     ("query", "actions"),
     [

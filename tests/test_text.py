@@ -114,8 +114,9 @@ def test_clauses_split_at_punctuation_but_not_inside_numbers() -> None:
 def test_filler_runs_break_at_filler() -> None:
     words = vn.expand_abbreviations("Cho em hỏi chứng thư số sắp hết hạn thì xử lý như thế nào ko đc gia hạn à").split()
     runs = vn.filler_runs(words)
-    # "xử lý như thế nào" asks how, as a whole: it is filler, not the words "xử lý" of a procedure name.
-    assert runs == [["chứng", "thư", "số", "sắp", "hết", "hạn", "thì"], ["gia", "hạn"]]
+    # "xử lý như thế nào" asks how, as a whole: it is filler, not the words "xử lý" of a procedure name;
+    # "sắp" (about to), like "đã" and "sẽ", only says when.
+    assert runs == [["chứng", "thư", "số"], ["hết", "hạn", "thì"], ["gia", "hạn"]]
 
 
 def test_query_word_pairs_never_span_filler_or_punctuation() -> None:

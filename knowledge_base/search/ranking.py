@@ -26,6 +26,9 @@ FIELD_WEIGHTS: dict[str, float] = {"name": 1.0, "terms": 0.95, "field": 0.35, "b
 FOLDED_MATCH = 0.85  # citizen typed no diacritics: a folded match is nearly as good
 WRONG_ACCENT_MATCH = 0.2  # citizen typed "lái", the document says "lại"
 EXPANSION_WEIGHT = 0.6  # words added by synonyms count less than the citizen's own
+# Words that say what to do ("gia hạn", "hết hạn", "cấp lại") are scored by the action component;
+# as plain words they count half, or "sắp hết hạn" would outweigh the thing that expires.
+ACTION_WORD_WEIGHT = 0.5
 UNKNOWN_WORD_WEIGHT = 0.8  # a word no procedure contains still lowers confidence a little
 # A query must carry this much IDF mass to be answered with full confidence: "bạn", "còn", "nộp ở đâu"
 # alone say nothing about which procedure is meant, however well they match.
@@ -242,15 +245,19 @@ class Ranker:
         return scored
 
     def _plan(self, query: AnalyzedQuery) -> _QueryPlan:
+        actions, action_words = _query_actions(list(query.sequence))
         words = [
             (word, vn.fold(word), factor)
             for word, factor in [
-                *((w, 1.0) for w in query.words),
+                *((w, ACTION_WORD_WEIGHT if vn.fold(w) in action_words else 1.0) for w in query.words),
                 *((w, EXPANSION_WEIGHT) for w in query.expansions),
             ]
         ]
         weights = [self.idf(folded) * factor for _, folded, factor in words]
-        pairs = [(p, self.pair_idf(p)) for p in query.pairs]
+        pairs = [
+            (pair, self.pair_idf(pair) * (ACTION_WORD_WEIGHT if action_words.issuperset(pair) else 1.0))
+            for pair in query.pairs
+        ]
         return _QueryPlan(
             words=[(w, f, wt, WRONG_ACCENT_MATCH if w != f else FOLDED_MATCH) for (w, f, _), wt in zip(words, weights)],
             total=sum(weights),
@@ -259,7 +266,7 @@ class Ranker:
             clauses=_clause_plans(query.clauses, [w for w, _, _ in words], weights, pairs),
             present=frozenset(query.folded_words),
             ngrams=_ngrams([vn.fold(w) for w in query.sequence], self._longest_phrase),
-            actions=query_actions(list(query.sequence)),
+            actions=actions,
             ages=tuple(int(a) for a in _QUERY_AGE.findall(vn.fold(query.original))),
         )
 
@@ -403,18 +410,25 @@ def _action_matchers() -> tuple[vn.PhraseMatcher, vn.PhraseMatcher]:
 
 def query_actions(words: list[str]) -> frozenset[str]:
     """Actions the citizen asks for, in their words (normalised, abbreviations expanded)."""
+    return _query_actions(words)[0]
+
+
+def _query_actions(words: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(actions, the folded words that said them)."""
     matcher = _action_matchers()[0]
     found: set[str] = set()
+    consumed: set[str] = set()
     i = 0
     while i < len(words):
         hit = matcher.match_at(words, i)
         if hit:  # the longest phrase consumes its words: "thay đổi" is amend, not also "đổi"
             if hit[1] and not (hit[0] == 1 and words[i] in _UNACCENTED_NOT_ACTIONS):
                 found.add(hit[1])
+                consumed.update(vn.fold(w) for w in words[i : i + hit[0]])
             i += hit[0]
         else:
             i += 1
-    return frozenset(found)
+    return frozenset(found), frozenset(consumed)
 
 
 def name_action(name: str) -> str:
