@@ -183,6 +183,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "chứng thư chữ ký điện tử": ("chứng thư số", "chứng thư chữ ký số", "chứng thư điện tử"),
     "chữ ký điện tử": ("chữ ký số",),
     "thị thực": ("visa",),
+    "trực tuyến": ("online", "qua mạng", "trên mạng"),
 }
 
 # Compounds that contain a synonym form but mean something else: matched first (longest match wins)
