@@ -177,7 +177,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "trợ cấp xã hội": ("trợ cấp", "bảo trợ xã hội", "tiền trợ cấp", "hỗ trợ hàng tháng"),
     "số điện thoại": ("sđt", "sdt", "điện thoại"),
     "có yếu tố nước ngoài": ("việt kiều", "người nước ngoài", "nước ngoài", "ngoại quốc", "lấy chồng nước ngoài",
-                             "lấy vợ nước ngoài", "quốc tịch nước ngoài"),
+                             "lấy vợ nước ngoài", "quốc tịch nước ngoài", "ngoại kiều", "chồng tây", "vợ tây",
+                             # The nationalities Vietnamese citizens most often marry or adopt from.
+                             "người trung quốc", "người hàn quốc", "người hàn", "người đài loan", "người nhật",
+                             "người nhật bản", "người mỹ", "người lào", "người campuchia", "người thái lan",
+                             "người úc", "người pháp", "người đức", "người anh", "người canada", "người nga",
+                             "người singapore", "người malaysia"),
     "người gốc việt nam": ("nguồn gốc việt nam", "gốc việt", "gốc việt nam"),
     # Older or everyday names of things the catalogue now calls otherwise.
     "chứng thư chữ ký điện tử": ("chứng thư số", "chứng thư chữ ký số", "chứng thư điện tử"),

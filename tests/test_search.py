@@ -268,6 +268,34 @@ def test_what_expires_outweighs_that_it_expires(searcher: Searcher) -> None:
     assert _codes(searcher, "tạm trú sắp hết hạn thì gia hạn thế nào")[0] == "T.102"
 
 
+def test_a_foreign_spouse_picks_the_foreign_marriage_procedure(searcher: Searcher) -> None:
+    """A nationality ("người Hàn Quốc", "Việt Kiều") makes a marriage one with a foreign element; the
+    plain procedure's citizen phrase "đăng ký kết hôn" only repeats its name and must not win for it."""
+    plain = _proc(
+        "T.103",
+        "Thủ tục đăng ký kết hôn",
+        "Hộ tịch",
+        ["đăng ký kết hôn", "cưới vợ", "lấy chồng", "làm giấy kết hôn"],
+        "Đăng ký kết hôn giữa hai công dân Việt Nam cư trú trong nước.",
+        ["Tờ khai đăng ký kết hôn"],
+    )
+    foreign = _proc(
+        "T.104",
+        "Thủ tục đăng ký kết hôn có yếu tố nước ngoài",
+        "Hộ tịch",
+        ["kết hôn với người nước ngoài", "lấy chồng nước ngoài"],
+        "Đăng ký kết hôn khi một bên là người nước ngoài.",
+        ["Tờ khai đăng ký kết hôn", "Giấy xác nhận tình trạng hôn nhân của người nước ngoài"],
+    )
+    searcher.upsert([plain, foreign])
+    for query in (
+        "lay vo nguoi Trung Quoc dang ky ket hon can giay to gi",
+        "lấy vợ người Trung Quốc, đăng ký kết hôn cần giấy tờ gì",
+    ):
+        assert _codes(searcher, query)[0] == "T.104", query
+    assert _codes(searcher, "hai đứa đều người Việt, đăng ký kết hôn cần giấy tờ gì")[0] == "T.103"
+
+
 @pytest.mark.parametrize(
     ("query", "actions"),
     [

@@ -155,7 +155,7 @@ class DocFeatures:
             url=doc.url,
             name_words=tuple(dict.fromkeys(vn.fold(doc.name).split())),
             action=name_action(doc.name),
-            term_phrases=doc.term_phrases,
+            term_phrases=_beyond_name(doc.term_phrases, vn.fold(doc.name).split()),
             builtin=doc.builtin,
             ages=name_ages(doc.name),
         )
@@ -389,6 +389,14 @@ def _clause_plans(
             )
         )
     return plans
+
+
+def _beyond_name(phrases: tuple[tuple[str, ...], ...], name: list[str]) -> tuple[tuple[str, ...], ...]:
+    """Citizen phrases that say more than the official name: "đăng ký kết hôn" for "Thủ tục đăng ký kết
+    hôn" only repeats it (name coverage scores that), and would also pull a question about "kết hôn có
+    yếu tố nước ngoài" to the plain procedure."""
+    joined = f" {' '.join(name)} "
+    return tuple(p for p in phrases if f" {' '.join(p)} " not in joined)
 
 
 def name_ages(name: str) -> tuple[int, int] | None:
