@@ -145,6 +145,7 @@ class DocFeatures:
             weight = FIELD_WEIGHTS[field_name]
             exact.update(dict.fromkeys(doc.exact[field_name].split(), weight))
             folded.update(dict.fromkeys(doc.folded[field_name].split(), weight))
+        name_sequence = vn.fold(doc.name).split()
         return cls(
             code=doc.code,
             exact=exact,
@@ -153,9 +154,9 @@ class DocFeatures:
             bigrams=frozenset(doc.word_pairs()),
             name=doc.name,
             url=doc.url,
-            name_words=tuple(dict.fromkeys(vn.fold(doc.name).split())),
+            name_words=tuple(dict.fromkeys(name_sequence)),
             action=name_action(doc.name),
-            term_phrases=_beyond_name(doc.term_phrases, vn.fold(doc.name).split()),
+            term_phrases=_beyond_name(doc.term_phrases, name_sequence),
             builtin=doc.builtin,
             ages=name_ages(doc.name),
         )
@@ -246,12 +247,10 @@ class Ranker:
 
     def _plan(self, query: AnalyzedQuery) -> _QueryPlan:
         actions, action_words = _query_actions(list(query.sequence))
+        own = [(word, vn.fold(word)) for word in query.words]
         words = [
-            (word, vn.fold(word), factor)
-            for word, factor in [
-                *((w, ACTION_WORD_WEIGHT if vn.fold(w) in action_words else 1.0) for w in query.words),
-                *((w, EXPANSION_WEIGHT) for w in query.expansions),
-            ]
+            *((w, f, ACTION_WORD_WEIGHT if f in action_words else 1.0) for w, f in own),
+            *((w, vn.fold(w), EXPANSION_WEIGHT) for w in query.expansions),
         ]
         weights = [self.idf(folded) * factor for _, folded, factor in words]
         pairs = [
