@@ -296,6 +296,40 @@ def test_a_foreign_spouse_picks_the_foreign_marriage_procedure(searcher: Searche
     assert _codes(searcher, "hai đứa đều người Việt, đăng ký kết hôn cần giấy tờ gì")[0] == "T.103"
 
 
+def test_a_situation_named_by_a_case_finds_its_procedure(searcher: Searcher) -> None:
+    """Many official procedures list the situations they cover as cases, each with its own documents
+    ("Hồ sơ miễn thuế đối với hàng hóa nhập khẩu phục vụ nghiên cứu khoa học"). A question about that
+    situation belongs there, not to a procedure whose name merely shares its words."""
+    exemption = Procedure(
+        code="T.105",
+        name="Thủ tục miễn thuế đối với hàng hóa xuất khẩu, nhập khẩu",
+        field="Hải quan",
+        cases=[
+            Case(
+                name="Hồ sơ miễn thuế đối với hàng hóa nhập khẩu phục vụ nghiên cứu khoa học, phát triển công nghệ",
+                documents=[Document(name="Văn bản xác nhận danh mục hàng hóa nhập khẩu")],
+            ),
+            Case(name="Hồ sơ miễn thuế đối với quà biếu, quà tặng", documents=[Document(name="Văn bản biếu, tặng")]),
+        ],
+        builtin=False,
+    )
+    livestock = _proc(
+        "T.106",
+        "Xuất khẩu giống vật nuôi trong danh mục cấm xuất khẩu phục vụ nghiên cứu khoa học, triển lãm",
+        "Chăn nuôi",
+        [],
+        "",
+        ["Đơn đề nghị xuất khẩu giống vật nuôi"],
+    ).model_copy(update={"builtin": False})
+    searcher.upsert([exemption, livestock])
+    for query in (
+        "Tôi muốn xin miễn thuế nhập khẩu đối với hàng hóa phục vụ nghiên cứu khoa học thì cần hồ sơ gì?",
+        "toi muon xin mien thue nhap khau doi voi hang hoa phuc vu nghien cuu khoa hoc thi can ho so gi",
+    ):
+        assert _codes(searcher, query)[0] == "T.105", query
+    assert _codes(searcher, "xuất khẩu giống vật nuôi để nghiên cứu khoa học")[0] == "T.106"
+
+
 @pytest.mark.parametrize(
     ("query", "actions"),
     [

@@ -16,8 +16,9 @@ from typing import Any
 from knowledge_base import text as vn
 from knowledge_base.model import Procedure
 
-# field → weight in ranking; name is boosted, citizen words next, then the rest.
-FIELDS: tuple[str, ...] = ("name", "terms", "field", "body")
+# field → weight in ranking; name is boosted, citizen words next, then the names of the cases the
+# procedure tells apart (each with its own documents), then the rest.
+FIELDS: tuple[str, ...] = ("name", "terms", "cases", "field", "body")
 # Fields the engines search for candidates first: what a procedure *is*. The long body (documents,
 # results, conditions) matches almost any question and only slows the engines down; it is searched
 # only when these find too little.
@@ -73,10 +74,11 @@ class IndexDoc:
         out[PAIRS_COLUMN] = " ".join(sorted(pair_token(pair) for pair in self.word_pairs()))
         return out
 
-    def word_pairs(self) -> set[tuple[str, str]]:
-        """Adjacent folded word pairs of the name and the citizen words (never across lines)."""
+    def word_pairs(self, fields: tuple[str, ...] = ("name", "terms")) -> set[tuple[str, str]]:
+        """Adjacent folded word pairs of ``fields`` (by default the name and the citizen words), never
+        across lines."""
         pairs: set[tuple[str, str]] = set()
-        for name in ("name", "terms"):
+        for name in fields:
             for line in self.folded[name].split("\n"):
                 pairs.update(pairwise(line.split()))
         return pairs
@@ -95,6 +97,7 @@ def analyze_procedure(procedure: Procedure) -> IndexDoc:
     raw = {
         "name": procedure.name,
         "terms": _join([*procedure.citizen_terms, procedure.summary]),
+        "cases": _join([case.name for case in procedure.cases]),
         "field": _join([procedure.field, *procedure.subjects]),
         "body": _join([*documents[:40], *procedure.results[:5], *procedure.conditions[:5]])[:6000],
     }

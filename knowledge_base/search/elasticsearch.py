@@ -26,11 +26,11 @@ from knowledge_base.search.analysis import FIELDS, PAIRS_COLUMN, RECALL_FIELDS, 
 log = logging.getLogger(__name__)
 
 # Same weights as the SQLite FTS5 backend: name boosted, citizen words next.
-FIELD_BOOSTS: dict[str, float] = {"name": 10.0, "terms": 7.0, "field": 2.0, "body": 1.0}
+FIELD_BOOSTS: dict[str, float] = {"name": 10.0, "terms": 7.0, "cases": 3.0, "field": 2.0, "body": 1.0}
 PAIRS_BOOST = 5.0  # sqlite_fts.PAIRS_WEIGHT
 # Bumped whenever the mapping changes: an index made by an older version counts as empty, so
 # Catalogue.ensure_ready rebuilds it (into a fresh index behind the alias).
-MAPPING_VERSION = 2
+MAPPING_VERSION = 3
 MAX_QUERY_WORDS = 100  # bounds the clause count far below max_clause_count
 ANALYZER = "motcua_words"
 

@@ -22,7 +22,12 @@ from functools import lru_cache
 from knowledge_base import text as vn
 from knowledge_base.search.analysis import FIELDS, AnalyzedQuery, IndexDoc
 
-FIELD_WEIGHTS: dict[str, float] = {"name": 1.0, "terms": 0.95, "field": 0.35, "body": 0.3}
+# "cases" are the situations a procedure tells apart, each with its own documents ("Hồ sơ miễn thuế
+# đối với hàng hóa nhập khẩu phục vụ nghiên cứu khoa học"): more specific than its field, less than
+# its name.
+FIELD_WEIGHTS: dict[str, float] = {"name": 1.0, "terms": 0.95, "cases": 0.45, "field": 0.35, "body": 0.3}
+# A query word pair kept together in a case name is evidence too, worth less than in the name itself.
+CASE_PAIR_WEIGHT = 0.6
 FOLDED_MATCH = 0.85  # citizen typed no diacritics: a folded match is nearly as good
 WRONG_ACCENT_MATCH = 0.2  # citizen typed "lái", the document says "lại"
 EXPANSION_WEIGHT = 0.6  # words added by synonyms count less than the citizen's own
@@ -129,6 +134,7 @@ class DocFeatures:
     folded: dict[str, float]  # folded word → best field weight it appears in
     vocabulary: frozenset[str]  # folded words of every field (for document frequencies)
     bigrams: frozenset[tuple[str, str]]  # folded word pairs of name + citizen words
+    case_bigrams: frozenset[tuple[str, str]]  # folded word pairs of the case names
     name: str
     url: str | None
     name_words: tuple[str, ...]  # folded, unique
@@ -152,6 +158,7 @@ class DocFeatures:
             folded=folded,
             vocabulary=frozenset(folded),
             bigrams=frozenset(doc.word_pairs()),
+            case_bigrams=frozenset(doc.word_pairs(("cases",))),
             name=doc.name,
             url=doc.url,
             name_words=tuple(dict.fromkeys(name_sequence)),
@@ -301,7 +308,11 @@ class Ranker:
             matched.append(weight * (by_exact if by_exact > by_folded else by_folded))
         bigrams = doc.bigrams
         if plan.pairs:
-            pair_hits = [weight if pair in bigrams else 0.0 for pair, weight in plan.pairs]
+            in_cases = doc.case_bigrams
+            pair_hits = [
+                weight if pair in bigrams else weight * CASE_PAIR_WEIGHT if pair in in_cases else 0.0
+                for pair, weight in plan.pairs
+            ]
             together = sum(pair_hits) / plan.pair_total if plan.pair_total else 0.0
         else:  # one word: how well that word itself matches
             pair_hits = []

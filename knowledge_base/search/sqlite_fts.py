@@ -34,7 +34,7 @@ _TABLES: dict[str, list[str]] = {
 }
 DOCS_TABLE = "procedure_docs"
 # bm25() weights by field, the same as Elasticsearch's FIELD_BOOSTS: name boosted, citizen words next.
-_WEIGHTS = {"name": 10.0, "terms": 7.0, "field": 2.0, "body": 1.0}
+_WEIGHTS = {"name": 10.0, "terms": 7.0, "cases": 3.0, "field": 2.0, "body": 1.0}
 PAIRS_WEIGHT = 5.0
 # unicode61 keeps the pair joiner inside a token ("cu_tru"), as Elasticsearch's standard tokenizer does.
 _TOKENIZER = f"tokenize = 'unicode61 remove_diacritics 0 tokenchars ''{PAIR_JOINER}'''"
