@@ -327,6 +327,26 @@ def synonym_expansions(text: str) -> list[str]:
     return list(found)
 
 
+def synonym_aliases(words: list[str]) -> dict[str, str]:
+    """Folded words that only stand for a catalogue phrase ("online" → "trực tuyến", "đỏ" of "sổ đỏ"
+    → "giấy chứng nhận quyền sử dụng đất"), each with the canonical phrase it stands for."""
+    matcher = _synonyms()
+    aliases: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        hit = matcher.match_at(words, i)
+        if hit:
+            if hit[1]:
+                canonical = set(fold(hit[1]).split())
+                for word in words[i : i + hit[0]]:
+                    if fold(word) not in canonical:
+                        aliases.setdefault(fold(word), hit[1])
+            i += hit[0]
+        else:
+            i += 1
+    return aliases
+
+
 def expand_synonyms(text: str) -> str:
     """``text`` followed by the canonical phrases of the synonyms it contains."""
     present = fold(text)

@@ -330,6 +330,32 @@ def test_a_situation_named_by_a_case_finds_its_procedure(searcher: Searcher) -> 
     assert _codes(searcher, "xuất khẩu giống vật nuôi để nghiên cứu khoa học")[0] == "T.106"
 
 
+def test_a_chat_word_for_a_catalogue_phrase_weighs_no_more_than_the_phrase(searcher: Searcher) -> None:
+    """ "online" stands for "trực tuyến", which much of the catalogue says. Only a procedure whose
+    citizen words happen to say "online" carries the word itself; that rarity must not make "can I do
+    it online?" (no procedure named) a confident answer about that procedure."""
+    filing = _proc(
+        "T.107",
+        "Nộp hồ sơ đăng ký kinh doanh qua dịch vụ công trực tuyến",
+        "Đăng ký kinh doanh",
+        ["mở cửa hàng", "đăng ký kinh doanh"],
+        "",
+        ["Giấy đề nghị đăng ký kinh doanh"],
+    )
+    fines = _proc("T.108", "Thi hành quyết định xử phạt vi phạm", "Xử lý vi phạm", ["đóng phạt online"], "", [])
+    online = [
+        _proc(f"T.3{i:02d}", f"Thủ tục số {i} thực hiện bằng dịch vụ công trực tuyến", "Khác", [], "", ["Tờ khai"])
+        for i in range(1, 40)
+    ]
+    searcher.upsert([filing, fines, *online])
+    for query in ("online được không", "online duoc ko", "qua mạng được không"):
+        hits = searcher.search(query)
+        assert not hits or not searcher.is_confident(hits[0]), (query, hits[:1])
+    hits = searcher.search("đóng phạt online")
+    assert hits[0].code == "T.108" and searcher.is_confident(hits[0])
+    assert _codes(searcher, "nộp hồ sơ đăng ký kinh doanh online")[0] == "T.107"
+
+
 @pytest.mark.parametrize(
     ("query", "actions"),
     [

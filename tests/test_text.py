@@ -126,3 +126,13 @@ def test_query_word_pairs_never_span_filler_or_punctuation() -> None:
     assert ("chung", "thu") in pairs and ("gia", "han") in pairs
     assert ("han", "xu") not in pairs  # across the comma
     assert ("ly", "gia") not in pairs  # across "như thế nào để"
+
+
+def test_aliases_are_the_words_that_only_stand_for_a_catalogue_phrase() -> None:
+    words = vn.syllables("làm sổ đỏ online được không")
+    aliases = vn.synonym_aliases(words)
+    assert aliases["online"] == "trực tuyến"
+    assert aliases["do"] == aliases["so"] != ""  # "sổ đỏ" stands for the land-use certificate
+    assert "lam" not in aliases and "duoc" not in aliases  # not part of any synonym
+    # A word the catalogue phrase itself contains is no alias: "căn cước công dân" → "căn cước".
+    assert set(vn.synonym_aliases(vn.syllables("thẻ căn cước công dân"))) == {"the", "cong", "dan"}

@@ -137,6 +137,9 @@ class AnalyzedQuery:
     # question often names its procedure in one clause and spends the others on circumstances.
     clauses: tuple[tuple[str, ...], ...] = field(default=())
     sequence: tuple[str, ...] = field(default=())  # every word as typed, filler too (abbreviations expanded)
+    # Folded words that only stand for a catalogue phrase, with that phrase's folded words: "online"
+    # → ("truc", "tuyen"), "do" of "sổ đỏ" → the words of "giấy chứng nhận quyền sử dụng đất".
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
 
     @property
     def all_words(self) -> tuple[str, ...]:
@@ -193,4 +196,5 @@ def analyze_query(query: str) -> AnalyzedQuery:
         pairs=pairs,
         clauses=tuple(clause_words) if len(clause_words) > 1 else (),
         sequence=tuple(sequence),
+        aliases=tuple((word, tuple(vn.fold(phrase).split())) for word, phrase in vn.synonym_aliases(sequence).items()),
     )

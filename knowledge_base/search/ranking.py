@@ -227,6 +227,15 @@ class Ranker:
         self._idf[folded_word] = value
         return value
 
+    def _word_idf(self, folded_word: str, stands_for: tuple[str, ...] | None) -> float:
+        """IDF of a query word; a word that only stands for a catalogue phrase ("online" for "trực
+        tuyến") says no more than that phrase does. Few procedures carry the alias itself (in their
+        citizen words), which would make it look rare and outweigh what the citizen asks about."""
+        value = self.idf(folded_word)
+        if stands_for:
+            value = min(value, max(self.idf(word) for word in stands_for))
+        return value
+
     def pair_share(self, pair: tuple[str, str]) -> float:
         """Share of procedures whose name or citizen words keep this folded word pair together."""
         return self._pair_df.get(pair, 0) / max(len(self._features), 1)
@@ -259,7 +268,8 @@ class Ranker:
             *((w, f, ACTION_WORD_WEIGHT if f in action_words else 1.0) for w, f in own),
             *((w, vn.fold(w), EXPANSION_WEIGHT) for w in query.expansions),
         ]
-        weights = [self.idf(folded) * factor for _, folded, factor in words]
+        stands_for = dict(query.aliases)
+        weights = [self._word_idf(folded, stands_for.get(folded)) * factor for _, folded, factor in words]
         pairs = [
             (pair, self.pair_idf(pair) * (ACTION_WORD_WEIGHT if action_words.issuperset(pair) else 1.0))
             for pair in query.pairs
