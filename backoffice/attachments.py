@@ -1,9 +1,10 @@
-"""Files citizens attached to a complaint that staff open through the back office.
+"""Files citizens attached to a complaint or sent during a conversation, opened by staff.
 
 Zalo images are links to Zalo's servers and open directly; a Telegram photo is recorded as its
-``file_id``: ``GET /admin/complaints/<code>/attachments/<n>`` serves the copy downloaded into the data
-directory (connectors/telegram_files.py), fetching it from Telegram first when the early download failed.
-The bot token never reaches the page: the browser only sees this URL.
+``file_id``: ``GET /admin/complaints/<code>/attachments/<n>`` and, for a photo in a handoff transcript,
+``GET /admin/handoffs/<id>/messages/<message id>/attachments/<n>`` serve the copy downloaded into the
+data directory (connectors/telegram_files.py), fetching it from Telegram first when the early download
+failed. The bot token never reaches the page: the browser only sees these URLs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from backoffice.auth import ADMIN, OFFICER, SUPERVISOR, StaffUser, require_role
-from backoffice.complaints import visible_complaint
+from backoffice.complaints import is_link, visible_complaint
+from backoffice.handoff import viewable_conversation
+from backoffice.handoff_inbox import message_attachments
 from backoffice.state import get_state
 from backoffice.web import PageNotFound, staff_router, templates
 from connectors.telegram_files import (
@@ -30,6 +33,7 @@ from connectors.telegram_files import (
 
 router = staff_router(tags=["back office: attachments"])
 templates.env.globals["telegram_file_id"] = looks_like_file_id  # complaints/detail.html links these
+templates.env.globals["is_link"] = is_link  # … and handoff_transcript.html
 Staff = Annotated[StaffUser, Depends(require_role(OFFICER, SUPERVISOR, ADMIN))]
 
 NOT_FOUND = "Không tìm thấy tệp đính kèm này."
@@ -40,9 +44,28 @@ NOT_YET = "Chưa tải được ảnh từ Telegram (máy chủ Telegram chưa p
 async def complaint_attachment(request: Request, code: str, index: int, user: Staff) -> FileResponse:
     row = await run_in_threadpool(visible_complaint, request, user, code)
     items = [str(item) for item in row.attachments or []]
-    if not 0 <= index < len(items) or row.channel != "telegram" or not looks_like_file_id(items[index]):
+    if not 0 <= index < len(items) or row.channel != "telegram":
         raise PageNotFound(NOT_FOUND)
-    file_id = items[index]
+    return await _telegram_file(request, items[index], f"{row.code}-{index + 1}")
+
+
+@router.get("/handoffs/{conversation_id}/messages/{message_id}/attachments/{index}")
+async def transcript_attachment(
+    request: Request, conversation_id: int, message_id: int, index: int, user: Staff
+) -> FileResponse:
+    """A photo the citizen sent during the conversation (officers: only conversations they may read)."""
+    state = get_state(request)
+    conversation = await run_in_threadpool(viewable_conversation, state, user, conversation_id)
+    items = await run_in_threadpool(message_attachments, state.engine, conversation, message_id)
+    if not 0 <= index < len(items) or conversation.channel != "telegram":
+        raise PageNotFound(NOT_FOUND)
+    return await _telegram_file(request, items[index], f"hoi-thoai-{conversation_id}-{message_id}-{index + 1}")
+
+
+async def _telegram_file(request: Request, file_id: str, filename_stem: str) -> FileResponse:
+    """The stored copy of a Telegram file (downloaded now if it is not there yet), served privately."""
+    if not looks_like_file_id(file_id):
+        raise PageNotFound(NOT_FOUND)
     files: TelegramFiles | None = getattr(request.app.state, "telegram_files", None)
     if files is None:  # Telegram switched off since: only what was downloaded before
         path = stored_copy(attachments_dir(get_state(request).settings.data_dir), file_id)
@@ -54,12 +77,11 @@ async def complaint_attachment(request: Request, code: str, index: int, user: St
         except FileUnavailable as exc:
             raise PageNotFound(NOT_YET) from exc
     inline = path.suffix in IMAGE_TYPES
-    filename = f"{row.code}-{index + 1}{path.suffix}"
     return FileResponse(
         path,
         media_type=media_type(path),
         headers={
-            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{filename}"',
+            "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{filename_stem}{path.suffix}"',
             "Cache-Control": "private, no-store",
         },
     )

@@ -90,7 +90,7 @@ def _may_view(state: BackofficeState, user: StaffUser, conversation: Conversatio
     return last_officer(state.engine, conversation.id) == user.username
 
 
-def _viewable(state: BackofficeState, user: StaffUser, conversation_id: int) -> Conversation:
+def viewable_conversation(state: BackofficeState, user: StaffUser, conversation_id: int) -> Conversation:
     conversation = _conversation(state, conversation_id)
     if not _may_view(state, user, conversation):
         raise Forbidden("Hội thoại này đang do cán bộ khác phụ trách.")
@@ -102,7 +102,7 @@ def _viewable_transcript(
 ) -> tuple[Conversation, list[TranscriptLine]]:
     """The conversation ``user`` may look at, with its transcript (else 404 / 403)."""
     state = get_state(request)
-    conversation = _viewable(state, user, conversation_id)
+    conversation = viewable_conversation(state, user, conversation_id)
     return conversation, transcript(state.engine, conversation.channel, conversation.sender_id)
 
 
@@ -179,8 +179,8 @@ def conversation_page(
 def transcript_fragment(
     request: Request, conversation_id: int, user: Annotated[StaffUser, Depends(require_role(*ALL))]
 ) -> Response:
-    _, lines = _viewable_transcript(request, user, conversation_id)
-    response = render(request, "handoff_transcript.html", lines=lines)
+    conversation, lines = _viewable_transcript(request, user, conversation_id)
+    response = render(request, "handoff_transcript.html", conversation=conversation, lines=lines)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -320,7 +320,7 @@ async def return_to_bot(request: Request, conversation_id: int, act: Act) -> Res
 @router.post("/handoffs/{conversation_id}/resume")
 async def resume_again(conversation_id: int, act: Act) -> Response:
     """Retry telling Rasa after a return it did not hear (the conversation is already the bot's)."""
-    conversation = await run_in_threadpool(_viewable, act.state, act.user, conversation_id)
+    conversation = await run_in_threadpool(viewable_conversation, act.state, act.user, conversation_id)
     if conversation.status != ConversationStatus.BOT.value:
         return redirect(f"/admin/handoffs/{conversation_id}", error="gone")
     resumed = await _resume(act.state, conversation)

@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from connectors.inbox import attachments_of
 from core.clock import as_utc
 from core.handoff import Conversation, ConversationStatus, HandoffService
 from core.handoff import _conversation as conversation_view
-from core.models import ChatMessageRow, ConversationRow, HandoffRow
+from core.models import ChatMessageRow, ConversationRow, HandoffRow, InboxMessageRow
 
 TRANSCRIPT_LIMIT = 200  # last messages shown to the officer
 PREVIEW_CHARS = 120
@@ -81,11 +82,14 @@ class ActiveItem:
 
 @dataclass(frozen=True)
 class TranscriptLine:
+    id: int
     direction: str  # in | out
     author: str  # citizen | bot | officer:<username> | system
     text: str
     at: datetime
-    has_attachment: bool
+    # What the message carried besides its text: image URLs (Zalo, the widget, a bot's image) or
+    # Telegram file ids (opened through the back office, which holds the bot token).
+    attachments: tuple[str, ...] = ()
 
     @property
     def author_label(self) -> str:
@@ -165,16 +169,43 @@ def transcript(engine: Engine, channel: str, sender_id: str, *, limit: int = TRA
             .order_by(ChatMessageRow.id.desc())
             .limit(limit)
         ).all()
+        carried = _inbox_attachments(session, [row for row in rows if row.direction == "in"])
         return [
             TranscriptLine(
+                id=row.id,
                 direction=row.direction,
                 author=row.author,
                 text=row.text,
                 at=row.created_at,
-                has_attachment=bool(row.payload),
+                attachments=tuple(carried.get(row.id, ())) if row.direction == "in" else _sent_images(row),
             )
             for row in reversed(rows)
         ]
+
+
+def message_attachments(engine: Engine, conversation: Conversation, message_id: int) -> list[str]:
+    """What the citizen's message ``message_id`` of this conversation carried ([] when it is not theirs)."""
+    with Session(engine) as session:
+        row = session.get(ChatMessageRow, message_id)
+        if row is None or (row.channel, row.sender_id) != (conversation.channel, conversation.sender_id):
+            return []
+        return _inbox_attachments(session, [row]).get(row.id, []) if row.direction == "in" else []
+
+
+def _inbox_attachments(session: Session, rows: list[ChatMessageRow]) -> dict[int, list[str]]:
+    """{transcript row id: attachments} for incoming rows; the files live on the inbox row they came from."""
+    inbox_ids = {row.id: (row.payload or {}).get("inbox_id") for row in rows}
+    wanted = {int(i) for i in inbox_ids.values() if isinstance(i, int)}
+    if not wanted:
+        return {}
+    query = select(InboxMessageRow.id, InboxMessageRow.payload).where(InboxMessageRow.id.in_(wanted))
+    payloads: dict[int, dict[str, object]] = {inbox: payload for inbox, payload in session.execute(query).tuples()}
+    return {row: attachments_of(payloads[inbox]) for row, inbox in inbox_ids.items() if inbox in payloads}
+
+
+def _sent_images(row: ChatMessageRow) -> tuple[str, ...]:
+    image = (row.payload or {}).get("image_url")
+    return (str(image),) if image else ()
 
 
 def last_officer(engine: Engine, conversation_id: int) -> str | None:

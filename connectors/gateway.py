@@ -92,8 +92,7 @@ def rasa_metadata(row: InboxMessageRow) -> dict[str, Any]:
     metadata: dict[str, Any] = {"channel": row.channel, "inbox_id": row.id, "kind": row.kind}
     payload = row.payload or {}
     if row.kind == "image":
-        attachments = payload.get("attachments") or [payload.get("url") or payload.get("file_id")]
-        metadata["attachments"] = [a for a in attachments if a]
+        metadata["attachments"] = inbox.attachments_of(payload)
     if row.kind == "location":
         metadata["location"] = payload.get("location") or {
             k: payload[k] for k in ("latitude", "longitude", "address") if k in payload

@@ -32,6 +32,15 @@ class Stored:
     new: bool  # False: a redelivery of a message already in the inbox
 
 
+def attachments_of(payload: dict[str, object] | None) -> list[str]:
+    """What an incoming message carried: image URLs (Zalo, widget) or Telegram file ids, in order."""
+    payload = payload or {}
+    items = payload.get("attachments")
+    if not isinstance(items, list):
+        items = [payload.get("url") or payload.get("file_id")]
+    return [str(item) for item in items if item]
+
+
 def transcript_text(message: IncomingMessage) -> str | None:
     """What the transcript shows for an incoming message (None: an event, not a message)."""
     if message.kind == "button":

@@ -15,7 +15,7 @@ from backoffice.handoff import RETURNED_TEXT, TAKEN_TEXT
 from backoffice.handoff_inbox import describe_wait
 from core.clock import ManualClock
 from core.handoff import HandoffService
-from core.models import AuditLogRow, ChatMessageRow, ConversationRow, OutboxMessageRow
+from core.models import AuditLogRow, ChatMessageRow, ConversationRow, InboxMessageRow, OutboxMessageRow
 from tests.app_server import closed_port_url
 from tests.backoffice_support import Backoffice, StaffClient, make_backoffice
 
@@ -179,3 +179,34 @@ def test_unknown_conversation_and_nobody(bo: Backoffice) -> None:
     nobody: StaffClient = bo.client()
     assert nobody.get("/admin/handoffs").headers["location"].startswith("/admin/login")
     assert nobody.post("/admin/handoffs/1/take").status_code == 401
+
+
+def test_transcript_links_the_images_the_citizen_and_the_bot_sent(bo: Backoffice, clock: ManualClock) -> None:
+    """Zalo images are links to Zalo's servers: the officer opens them from the transcript. Only http(s)
+    addresses become links; anything else stays text."""
+    zalo_image = "https://photo.zalo.example/abc/giay-hen.jpg"
+    form_image = "https://motcua.example/mau-to-khai.png"
+    with Session(bo.engine) as session, session.begin():
+        inbox = InboxMessageRow(
+            channel="zalo", platform_message_id="m1", sender_id="z9", kind="image", text="",
+            payload={"event": "user_send_image", "attachments": [zalo_image, "javascript:alert(1)"]},
+        )  # fmt: skip
+        session.add(inbox)
+        session.flush()
+        session.add_all(
+            [
+                ChatMessageRow(
+                    channel="zalo", sender_id="z9", direction="in", author="citizen", text="[Ảnh]",
+                    payload={"inbox_id": inbox.id, "kind": "image"}, created_at=clock(),
+                ),
+                ChatMessageRow(
+                    channel="zalo", sender_id="z9", direction="out", author="bot", text="Mẫu tờ khai",
+                    payload={"outbox_id": 1, "image_url": form_image}, created_at=clock(),
+                ),
+            ]
+        )  # fmt: skip
+    cid = handoffs(bo, clock).request("zalo", "z9", reason="").conversation_id
+    page = bo.client(bo.add_user("lan", "officer")).get(f"/admin/handoffs/{cid}").text
+    assert f'href="{zalo_image}"' in page and 'rel="noopener noreferrer"' in page
+    assert f'href="{form_image}"' in page
+    assert 'href="javascript' not in page and "(tệp đính kèm không mở được)" in page

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.routing import BaseRoute
 
 from core.complaints import ComplaintService
-from core.models import AuditLogRow
+from core.models import AuditLogRow, ConversationRow
 from tests.backoffice_support import AGENCY, Backoffice, make_backoffice
 
 OFFICER, SUPERVISOR, ADMIN, NOBODY = "officer", "supervisor", "admin", "nobody"
@@ -123,6 +123,35 @@ def complaint_photo(bo: Backoffice) -> dict[str, str]:
     return {"code": code, "index": "0"}
 
 
+def handoff_photo(bo: Backoffice) -> dict[str, str]:
+    """A waiting Telegram conversation whose citizen sent a photo (already downloaded)."""
+    from connectors.telegram_files import attachments_dir, stored_stem
+    from core.models import ChatMessageRow, InboxMessageRow
+
+    values = waiting_conversation(bo)
+    with Session(bo.engine) as session, session.begin():
+        conversation = session.get(ConversationRow, int(values["conversation_id"]))
+        assert conversation is not None
+        file_id = f"route-photo-{next(_counter)}"
+        inbox = InboxMessageRow(
+            channel="telegram", platform_message_id=file_id, sender_id=conversation.sender_id, kind="image",
+            payload={"attachments": [file_id]},
+        )  # fmt: skip
+        session.add(inbox)
+        session.flush()
+        message = ChatMessageRow(
+            channel="telegram", sender_id=conversation.sender_id, direction="in", text="[Ảnh]",
+            payload={"inbox_id": inbox.id, "kind": "image"},
+        )  # fmt: skip
+        session.add(message)
+        session.flush()
+        values["message_id"] = str(message.id)
+    directory = attachments_dir(bo.settings.data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{stored_stem(file_id)}.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    return {**values, "index": "0"}
+
+
 CATALOGUE_FILE = ("e.jsonl", b'{"ma_thu_tuc": "9.990009", "ten_thu_tuc": "Thu tuc thu nghiem"}\n', "application/json")
 # --- end part 2 helpers ------------------------------------------------------------------------------
 
@@ -169,6 +198,9 @@ ROUTES: tuple[Route, ...] = (
     # failed deliveries (channels)
     Route("GET", "/admin/deliveries", ALL),
     Route("GET", "/admin/complaints/{code}/attachments/{index}", ALL, prepare=complaint_photo),
+    Route(
+        "GET", "/admin/handoffs/{conversation_id}/messages/{message_id}/attachments/{index}", ALL, prepare=handoff_photo
+    ),
     Route("POST", "/admin/deliveries/{outbox_id}/retry", ALL, prepare=failed_delivery),
     Route("POST", "/admin/deliveries/{outbox_id}/dismiss", ALL, prepare=failed_delivery),
 )

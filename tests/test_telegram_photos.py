@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from connectors.telegram import SECRET_HEADER
 from connectors.telegram_files import attachments_dir, stored_copy
 from core.complaints import ComplaintService
+from core.handoff import HandoffService
 from core.models import ChatMessageRow, InboxMessageRow
 from tests.app_server import app_server
 from tests.backoffice_support import staff_http_client
@@ -109,5 +110,42 @@ def test_staff_open_a_complaint_photo_fetched_on_demand(tmp_path: Path, tg: Fake
         downloads = len(tg.file_downloads)
         assert client.get(link).content == PHOTO and len(tg.file_downloads) == downloads
         assert client.get(f"/admin/complaints/{code}/attachments/1").status_code == 404
+        assert httpx.get(f"{app.url}{link}", follow_redirects=False, timeout=10).status_code == 303  # staff only
+        client.close()
+
+
+def test_officer_opens_a_photo_the_citizen_sends_while_waiting_for_them(tmp_path: Path, tg: FakeTelegram) -> None:
+    """During a handoff the citizen photographs a document: the officer's transcript links the photo (through
+    the back office, never Telegram's URL), and a link only opens messages of that conversation."""
+    tg.add_file("handoff-photo", PHOTO)
+    tg.add_file("other-photo", PHOTO)
+    with app_server(tmp_path, env=_env(tg)) as app:
+        engine = app.engine()
+        ticket = HandoffService(engine).request("telegram", "42", reason="Người dân muốn gặp cán bộ")
+        for user_id, file_id, caption in ((42, "handoff-photo", "Giấy hẹn của tôi"), (77, "other-photo", None)):
+            update = photo_update(user_id, ("small", file_id), caption=caption)
+            response = httpx.post(
+                f"{app.url}/webhooks/telegram", json=update, headers={SECRET_HEADER: SECRET}, timeout=10
+            )
+            assert response.status_code == 200
+        ids: dict[str, int] = {}
+        with Session(engine) as session:
+            for row in session.scalars(select(ChatMessageRow).where(ChatMessageRow.direction == "in")):
+                ids[row.sender_id] = row.id
+        client, _ = staff_http_client(engine, app.url, role="officer")
+        page = client.get(f"/admin/handoffs/{ticket.conversation_id}").text
+        link = f"/admin/handoffs/{ticket.conversation_id}/messages/{ids['42']}/attachments/0"
+        assert "Giấy hẹn của tôi" in page and f'href="{link}"' in page and "Xem ảnh 1" in page
+        assert tg.token not in page and "handoff-photo" not in page
+        fragment = client.get(f"/admin/handoffs/{ticket.conversation_id}/messages").text  # the polled transcript
+        assert f'href="{link}"' in fragment
+        photo = client.get(link)
+        assert photo.status_code == 200 and photo.content == PHOTO and photo.headers["content-type"] == "image/jpeg"
+        assert tg.token not in json.dumps(dict(photo.headers))
+        # another citizen's message, a missing index, a missing message: not found, nothing served
+        other = f"/admin/handoffs/{ticket.conversation_id}/messages/{ids['77']}/attachments/0"
+        assert client.get(other).status_code == 404
+        assert client.get(link.removesuffix("0") + "1").status_code == 404
+        assert client.get(f"/admin/handoffs/{ticket.conversation_id}/messages/999999/attachments/0").status_code == 404
         assert httpx.get(f"{app.url}{link}", follow_redirects=False, timeout=10).status_code == 303  # staff only
         client.close()
