@@ -4,7 +4,8 @@ The one place where Vietnamese text is normalised. Pure standard library on purp
 process imports it too. Every function here keeps Python ≥ 3.10 syntax and no heavy imports.
 
 - ``nfc``: Unicode NFC (keyboards and PDFs send decomposed text).
-- ``normalize``: NFC + one tone-mark placement (``hoà`` → ``hòa``, ``thuỷ`` → ``thủy``) + lower case.
+- ``normalize``: NFC + one tone-mark placement (``hoà`` → ``hòa``, ``thuỷ`` → ``thủy``) + one spelling
+  where Vietnamese allows two (``kí`` = ``ký``, ``lí`` = ``lý``, ``qui`` = ``quy``) + lower case.
   Length-preserving on NFC input, so entity offsets stay valid.
 - ``fold``: ``normalize`` then strip every diacritic (``đ`` → ``d``): "Lái xe" → "lai xe".
 - ``syllables``: word-character runs of a normalised text.
@@ -79,8 +80,24 @@ def _tone_position(base: str) -> int | None:
     return start
 
 
+# After these onsets a lone final "i" and "y" are two spellings of one syllable (kí/ký, lí/lý, mĩ/mỹ,
+# sĩ/sỹ, tỉ/tỷ, hi/hy, quí/quý); both are in use, in the catalogue and in citizens' messages alike.
+_Y_ONSETS = frozenset({"h", "k", "l", "m", "s", "t", "qu"})
+_I_TO_Y = dict(zip("iíìỉĩị", "yýỳỷỹỵ", strict=True))
+
+
+def _y_spelling(syllable: str) -> str:
+    """"kí" → "ký", "Lí" → "Lý" (same length, same case)."""
+    last = syllable[-1:]
+    y = _I_TO_Y.get(last.lower())
+    if y is None or syllable[:-1].lower() not in _Y_ONSETS:
+        return syllable
+    return syllable[:-1] + (y.upper() if last.isupper() else y)
+
+
 @lru_cache(maxsize=65536)
 def _canonical_syllable(syllable: str) -> str:
+    syllable = _y_spelling(syllable)
     base, tone = _split_tone(syllable)
     if tone is None:
         return syllable
@@ -306,8 +323,15 @@ def expand_abbreviations(text: str) -> str:
     out: list[str] = []
     for i, word in enumerate(words):
         hit = matcher.match_at(words, i)
-        out.append(hit[1] if hit else word)
+        out.append(hit[1] if hit else _chat_spelling(word))
     return " ".join(out)
+
+
+def _chat_spelling(word: str) -> str:
+    """Chat writes "ph" as "f" ("fải", "xin fép", "fường"); no Vietnamese word starts with f."""
+    if len(word) > 1 and word[0] == "f" and _fold_word(word[1]) in _VOWELS:
+        return "ph" + word[1:]
+    return word
 
 
 def synonym_expansions(text: str) -> list[str]:

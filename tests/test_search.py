@@ -364,6 +364,16 @@ def test_a_chat_word_for_a_catalogue_phrase_weighs_no_more_than_the_phrase(searc
     assert _codes(searcher, "nộp hồ sơ đăng ký kinh doanh online")[0] == "T.107"
 
 
+@pytest.mark.parametrize("query", ["đăng kí tạm trú", "Đăng Kí tạm trú cho người thuê trọ", "xin đăng kí tạm trú"])
+def test_the_other_spelling_of_i_and_y_is_the_same_word(searcher: Searcher, query: str) -> None:
+    """ "kí" and "ký" are both correct Vietnamese: a citizen typing either, with diacritics, is answered as
+    confidently as one typing the catalogue's spelling (not as a word that only matches folded)."""
+    hits = searcher.search(query)
+    same = searcher.search(query.replace("kí", "ký").replace("Kí", "Ký"))
+    assert hits[0].code == TEMP_RESIDENCE and searcher.is_confident(hits[0])
+    assert hits[0].score == pytest.approx(same[0].score)
+
+
 @pytest.mark.parametrize(
     ("query", "actions"),
     [

@@ -136,3 +136,23 @@ def test_aliases_are_the_words_that_only_stand_for_a_catalogue_phrase() -> None:
     assert "lam" not in aliases and "duoc" not in aliases  # not part of any synonym
     # A word the catalogue phrase itself contains is no alias: "căn cước công dân" → "căn cước".
     assert set(vn.synonym_aliases(vn.syllables("thẻ căn cước công dân"))) == {"the", "cong", "dan"}
+
+
+@pytest.mark.parametrize(
+    ("text", "same_as"),
+    [("đăng kí", "đăng ký"), ("Lí lịch", "lý lịch"), ("quí", "quý"), ("qui định", "quy định"), ("kĩ thuật", "kỹ thuật"),
+     ("mĩ", "mỹ"), ("tỉ lệ", "tỷ lệ"), ("hi sinh", "hy sinh"), ("dang ki", "dang ky"), ("li hôn", "ly hôn")],
+)  # fmt: skip
+def test_i_and_y_after_the_same_onset_are_one_spelling(text: str, same_as: str) -> None:
+    assert vn.normalize(text) == vn.normalize(same_as)
+    assert len(vn.normalize(text)) == len(text)  # entity offsets stay valid
+    assert vn.normalize("Kí", lower=False) == "Ký"
+
+
+def test_i_stays_where_y_is_no_spelling_of_it() -> None:
+    assert vn.syllables("khi thi chi nghi bi di vi kiểm") == ["khi", "thi", "chi", "nghi", "bi", "di", "vi", "kiểm"]
+
+
+def test_chat_f_reads_as_ph() -> None:
+    assert vn.expand_abbreviations("xin fep xay dung fải nộp ở fường") == "xin phep xay dung phải nộp ở phường"
+    assert vn.expand_abbreviations("gửi qua fb") == "gửi qua fb"  # no vowel: not a Vietnamese syllable
