@@ -327,9 +327,14 @@ def expand_abbreviations(text: str) -> str:
     return " ".join(out)
 
 
+# A Vietnamese rhyme, folded: vowels, then at most one of the finals Vietnamese allows.
+_RHYME = re.compile(r"[aeiouy]+(?:c|ch|m|n|ng|nh|p|t)?")
+
+
 def _chat_spelling(word: str) -> str:
-    """Chat writes "ph" as "f" ("fải", "xin fép", "fường"); no Vietnamese word starts with f."""
-    if len(word) > 1 and word[0] == "f" and _fold_word(word[1]) in _VOWELS:
+    """Chat writes "ph" as "f" ("fải", "xin fép", "fường"): no Vietnamese word starts with f, so an f
+    before a Vietnamese rhyme is ph. Loanwords keep their f ("file", "fax", "form" are no rhymes)."""
+    if word[:1] == "f" and _RHYME.fullmatch(_fold_word(word[1:])):
         return "ph" + word[1:]
     return word
 
