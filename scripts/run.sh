@@ -11,8 +11,10 @@ mkdir -p "$MOTCUA_DATA_DIR" models
 .venv/bin/python -c "from knowledge_base.catalogue import Catalogue; c = Catalogue.from_settings(); print(f'Catalogue: {c.store.count()} procedures')"
 .venv/bin/python scripts/seed_demo.py   # migrations + demo dossiers (idempotent)
 
-# A trained model: train when none exists or the training data changed since.
-stamp=$(cat config.yml domain.yml $(find nlu_data -name '*.yml' | sort) 2>/dev/null | sha1sum | cut -c1-12)
+# A trained model: train when none exists or what shapes it changed since: the training data, or the
+# code that turns a message into features (bot/, and knowledge_base/text.py that it normalises with).
+stamp=$(cat config.yml domain.yml $(find nlu_data -name '*.yml' | LC_ALL=C sort) \
+  $(find bot -name '*.py' | LC_ALL=C sort) knowledge_base/text.py 2>/dev/null | sha1sum | cut -c1-12)
 model="models/motcua-$stamp.tar.gz"
 if [ -f config.yml ] && [ ! -f "$model" ]; then
   echo "Training the Rasa model (first run or changed data)…"

@@ -1,8 +1,9 @@
 """A real Rasa 3.6 server and the real action server, for end-to-end tests (@pytest.mark.rasa).
 
 - The model is trained once with ``.venv-rasa/bin/rasa train`` into ``models/`` under the same name
-  ``scripts/run.sh`` uses (``motcua-<sha1 of config.yml, domain.yml, nlu_data/**/*.yml>``), so a
-  model trained by ``make run`` is reused here and the other way round.
+  ``scripts/run.sh`` uses (``motcua-<sha1 of config.yml, domain.yml, nlu_data/**/*.yml, bot/**/*.py,
+  knowledge_base/text.py>``), so a model trained by ``make run`` is reused here and the other way round,
+  and a change to the tokenizer or the text normalisation trains a new one.
 - Both servers listen on free ports on 127.0.0.1; Rasa gets a generated endpoints file pointing at
   the action server and a SQLite tracker store under a temporary directory.
 """
@@ -55,8 +56,15 @@ def why_unavailable() -> str | None:
 
 
 def training_files() -> list[Path]:
-    """What the model is trained from, in the order scripts/run.sh hashes it."""
-    return [REPO / "config.yml", REPO / "domain.yml", *sorted((REPO / "nlu_data").rglob("*.yml"))]
+    """What shapes the model (training data, and the code that makes features of a message), in the order
+    scripts/run.sh hashes it."""
+    return [
+        REPO / "config.yml",
+        REPO / "domain.yml",
+        *sorted((REPO / "nlu_data").rglob("*.yml")),
+        *sorted((REPO / "bot").rglob("*.py")),
+        REPO / "knowledge_base" / "text.py",
+    ]
 
 
 def model_stamp() -> str:
