@@ -195,7 +195,7 @@ def message_attachments(engine: Engine, conversation: Conversation, message_id: 
 def _inbox_attachments(session: Session, rows: list[ChatMessageRow]) -> dict[int, list[str]]:
     """{transcript row id: attachments} for incoming rows; the files live on the inbox row they came from."""
     inbox_ids = {row.id: (row.payload or {}).get("inbox_id") for row in rows}
-    wanted = {int(i) for i in inbox_ids.values() if isinstance(i, int)}
+    wanted = {i for i in inbox_ids.values() if isinstance(i, int)}
     if not wanted:
         return {}
     query = select(InboxMessageRow.id, InboxMessageRow.payload).where(InboxMessageRow.id.in_(wanted))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 
 _TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # huyền sắc ngã hỏi nặng
@@ -296,6 +297,18 @@ class PhraseMatcher:
                     return size, value
         return None
 
+    def hits(self, words: list[str]) -> Iterator[tuple[int, int, str]]:
+        """(start, length, value) of each phrase in ``words``, scanning left to right; the longest phrase
+        at a position consumes its words ("thay đổi" is one phrase, not also "đổi")."""
+        i = 0
+        while i < len(words):
+            hit = self.match_at(words, i)
+            if hit:
+                yield i, hit[0], hit[1]
+                i += hit[0]
+            else:
+                i += 1
+
 
 @lru_cache(maxsize=1)
 def _synonyms() -> PhraseMatcher:
@@ -341,38 +354,21 @@ def _chat_spelling(word: str) -> str:
 
 def synonym_expansions(text: str) -> list[str]:
     """Canonical catalogue phrases for every synonym found in ``text``."""
-    matcher = _synonyms()
-    words = syllables(text)
-    found: dict[str, None] = {}
-    i = 0
-    while i < len(words):
-        hit = matcher.match_at(words, i)
-        if hit:
-            if hit[1]:  # "" marks a compound that is no synonym (NOT_SYNONYMS)
-                found.setdefault(hit[1], None)
-            i += hit[0]
-        else:
-            i += 1
-    return list(found)
+    # "" marks a compound that is no synonym (NOT_SYNONYMS)
+    return list(dict.fromkeys(canonical for _, _, canonical in _synonyms().hits(syllables(text)) if canonical))
 
 
 def synonym_aliases(words: list[str]) -> dict[str, str]:
     """Folded words that only stand for a catalogue phrase ("online" → "trực tuyến", "đỏ" of "sổ đỏ"
     → "giấy chứng nhận quyền sử dụng đất"), each with the canonical phrase it stands for."""
-    matcher = _synonyms()
     aliases: dict[str, str] = {}
-    i = 0
-    while i < len(words):
-        hit = matcher.match_at(words, i)
-        if hit:
-            if hit[1]:
-                canonical = set(fold(hit[1]).split())
-                for word in words[i : i + hit[0]]:
-                    if fold(word) not in canonical:
-                        aliases.setdefault(fold(word), hit[1])
-            i += hit[0]
-        else:
-            i += 1
+    for start, length, canonical in _synonyms().hits(words):
+        if not canonical:  # a compound that is no synonym (NOT_SYNONYMS)
+            continue
+        own = set(fold(canonical).split())
+        for word in words[start : start + length]:
+            if fold(word) not in own:
+                aliases.setdefault(fold(word), canonical)
     return aliases
 
 

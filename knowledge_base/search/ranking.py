@@ -443,19 +443,13 @@ def query_actions(words: list[str]) -> frozenset[str]:
 
 def _query_actions(words: list[str]) -> tuple[frozenset[str], frozenset[str]]:
     """(actions, the folded words that said them)."""
-    matcher = _action_matchers()[0]
     found: set[str] = set()
     consumed: set[str] = set()
-    i = 0
-    while i < len(words):
-        hit = matcher.match_at(words, i)
-        if hit:  # the longest phrase consumes its words: "thay đổi" is amend, not also "đổi"
-            if hit[1] and not (hit[0] == 1 and words[i] in _UNACCENTED_NOT_ACTIONS):
-                found.add(hit[1])
-                consumed.update(vn.fold(w) for w in words[i : i + hit[0]])
-            i += hit[0]
-        else:
-            i += 1
+    # the longest phrase consumes its words: "thay đổi" is amend, not also "đổi"
+    for start, length, action in _action_matchers()[0].hits(words):
+        if action and not (length == 1 and words[start] in _UNACCENTED_NOT_ACTIONS):
+            found.add(action)
+            consumed.update(vn.fold(w) for w in words[start : start + length])
     return frozenset(found), frozenset(consumed)
 
 
